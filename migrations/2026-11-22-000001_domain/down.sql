@@ -1,0 +1,12 @@
+DROP TABLE seed_rows;
+DROP TABLE api_clients;
+DROP TABLE follow_up_history;
+DROP TABLE follow_ups;
+DROP TABLE activity_actors;
+DROP TABLE actors;
+DROP TABLE plan_activities;
+DROP TABLE activity_goals;
+DROP TABLE activities;
+DROP TABLE goals;
+DROP TABLE plans;
+DROP FUNCTION bump_version();

@@ -1,0 +1,183 @@
+//! Database access: the pool, migrations, and one module per resource with its SQL.
+
+pub mod activities;
+pub mod clients;
+pub mod actors;
+pub mod follow_ups;
+pub mod goals;
+pub mod pagination;
+pub mod plans;
+pub mod schema;
+
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use crate::config::Config;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type Conn = AsyncPgConnection;
+
+/// Builds the pool. Connections are opened lazily, so a service started while PostgreSQL is
+/// down comes up and answers 503 until the database is back.
+pub fn pool(config: &Config) -> anyhow::Result<DbPool> {
+    let statement_timeout = config.db_statement_timeout.as_millis();
+    let mut manager_config = ManagerConfig::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            diesel::sql_query(format!("SET statement_timeout = {statement_timeout}"))
+                .execute(&mut conn)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        &config.database_url,
+        manager_config,
+    );
+    let timeout = Some(config.db_acquire_timeout);
+    Ok(Pool::builder(manager)
+        .max_size(config.db_pool_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(timeout)
+        .create_timeout(timeout)
+        .recycle_timeout(timeout)
+        .build()?)
+}
+
+/// Splits `postgres://…/name?opts` into the URL of the server's `postgres` database and `name`.
+pub fn maintenance_url(database_url: &str) -> anyhow::Result<(String, String)> {
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (database_url, None),
+    };
+    let (server, name) = base
+        .rsplit_once('/')
+        .filter(|(server, name)| server.contains("://") && !server.ends_with('/') && !name.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL must name a database: {database_url}"))?;
+    let mut url = format!("{server}/postgres");
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    Ok((url, name.to_owned()))
+}
+
+/// Creates the configured database when it does not exist yet.
+pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bool> {
+    let (maintenance, name) = maintenance_url(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance).await?;
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found",
+    )
+    .bind::<diesel::sql_types::Text, _>(&name)
+    .get_result(&mut conn)
+    .await?;
+    if found.found {
+        return Ok(false);
+    }
+    let quoted = name.replace('"', "\"\"");
+    match diesel::sql_query(format!("CREATE DATABASE \"{quoted}\""))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Another process created it in the meantime.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(err) if err.to_string().contains("already exists") => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Applies pending migrations; returns their names.
+pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = database_url.to_owned();
+    // The migration harness is synchronous: it runs on a blocking thread through the wrapper.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    })
+    .await?
+}
+
+/// Reverts every migration (used by the migration round-trip test).
+pub async fn revert_all(database_url: &str) -> anyhow::Result<usize> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let reverted = conn
+            .revert_all_migrations(MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
+        Ok(reverted.len())
+    })
+    .await?
+}
+
+/// The self-referencing trees, for the cycle check.
+#[derive(Debug, Clone, Copy)]
+pub enum Tree {
+    Plans,
+    Goals,
+    Actors,
+}
+
+/// Whether making `parent` the parent of `id` would put `id` among its own ancestors.
+pub async fn would_cycle(conn: &mut Conn, tree: Tree, id: uuid::Uuid, parent: uuid::Uuid) -> crate::error::ApiResult<bool> {
+    let table = match tree {
+        Tree::Plans => "plans",
+        Tree::Goals => "goals",
+        Tree::Actors => "actors",
+    };
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
+    }
+    let sql = format!(
+        "WITH RECURSIVE up(id, parent_id) AS ( \
+             SELECT id, parent_id FROM {table} WHERE id = $1 \
+             UNION SELECT t.id, t.parent_id FROM {table} t JOIN up ON t.id = up.parent_id \
+         ) SELECT EXISTS (SELECT 1 FROM up WHERE id = $2) AS found"
+    );
+    let found: Found = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(parent)
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result(conn)
+        .await?;
+    Ok(found.found)
+}
+
+/// The answer when a conditional write matched no row: 404 when the row is gone, else 412.
+pub fn missing_or_stale(lookup: crate::error::ApiResult<()>) -> crate::error::ApiError {
+    match lookup {
+        Ok(()) => crate::error::ApiError::PreconditionFailed,
+        Err(err) => err,
+    }
+}
+
+pub fn check_version(current: i32, expected: Option<i32>) -> crate::error::ApiResult<()> {
+    match expected {
+        Some(v) if v != current => Err(crate::error::ApiError::PreconditionFailed),
+        _ => Ok(()),
+    }
+}

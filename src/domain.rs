@@ -1,0 +1,149 @@
+//! The domain's closed vocabularies (kinds, roles, statuses) as Rust enums, stored as checked text.
+
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+
+/// Declares an enum that is snake_case on the wire and checked text in the database, with the
+/// same spelling in both places.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown value `{other}`, expected one of: {}",
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                text.parse().map_err(Into::into)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// kulturplan, genomförandeplan or handlingsplan.
+    PlanKind {
+        CulturePlan = "culture_plan",
+        ImplementationPlan = "implementation_plan",
+        ActionPlan = "action_plan",
+    }
+}
+
+text_enum! {
+    PlanStatus { Draft = "draft", Adopted = "adopted", Archived = "archived" }
+}
+
+text_enum! {
+    /// objective: övergripande mål / utvecklingsmål; priority: kulturpolitisk prioritering;
+    /// theme: rubrik; strategic_direction: strategisk inriktning för samverkan.
+    GoalKind {
+        Objective = "objective",
+        Priority = "priority",
+        Theme = "theme",
+        StrategicDirection = "strategic_direction",
+    }
+}
+
+text_enum! {
+    /// Påbörjas "Vt" (spring term) or "Ht" (autumn term).
+    StartTerm { Spring = "spring", Autumn = "autumn" }
+}
+
+text_enum! {
+    /// "görs årligen" makes an activity annual: one activity, one follow-up per year.
+    Recurrence { None = "none", Annual = "annual" }
+}
+
+text_enum! {
+    ActorKind {
+        Region = "region",
+        Municipality = "municipality",
+        Institution = "institution",
+        Unit = "unit",
+        Network = "network",
+        Organisation = "organisation",
+        Person = "person",
+    }
+}
+
+text_enum! {
+    /// responsible: ansvar för handläggning; coordinator: samordnare; convener: sammankallande;
+    /// supporting: med stöd av; participant: samverkan.
+    Role {
+        Responsible = "responsible",
+        Coordinator = "coordinator",
+        Convener = "convener",
+        Supporting = "supporting",
+        Participant = "participant",
+    }
+}
+
+text_enum! {
+    /// The four colours of the yearly follow-up: blue, red, green, yellow.
+    FollowUpStatus {
+        /// Blue: planned to start later.
+        Planned = "planned",
+        /// Red: not started in time, or significant difficulties within the plan period.
+        Delayed = "delayed",
+        /// Green: started and carried out during the year.
+        Completed = "completed",
+        /// Yellow: started but not finished during the year.
+        Ongoing = "ongoing",
+    }
+}
+
+text_enum! {
+    /// What a token may do. `admin` may do everything.
+    Scope {
+        Read = "read",
+        PlansWrite = "plans:write",
+        FollowUpsWrite = "follow_ups:write",
+        Admin = "admin",
+    }
+}
+
+/// Years the service accepts anywhere (the database checks the same range).
+pub const MIN_YEAR: i32 = 1900;
+pub const MAX_YEAR: i32 = 2100;

@@ -1,0 +1,147 @@
+//! kulturplan: the regional cultural plan as a REST/JSON API.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod openapi;
+pub mod seed;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpRequest, HttpResponse, error::InternalError, web};
+use utoipa::OpenApi as _;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtKeys;
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::error::ApiError;
+
+/// Largest JSON body accepted by ordinary endpoints.
+pub const JSON_LIMIT: usize = 256 * 1024;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Config,
+    pub jwt: JwtKeys,
+}
+
+/// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
+fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    api::plans::routes(cfg);
+}
+
+/// Every error actix's extractors raise becomes a problem document.
+fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+            ApiError::PayloadTooLarge(format!("the body exceeds {JSON_LIMIT} bytes"))
+        }
+        E::ContentType => ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()),
+        E::Deserialize(e) if e.is_data() => ApiError::field(json_path_of(e), e.to_string()),
+        E::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+        other => ApiError::BadRequest(other.to_string()),
+    };
+    InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+/// serde_json names no field in its messages' structure; the message itself names it.
+fn json_path_of(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    for marker in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.split(marker).nth(1)
+            && let Some(name) = rest.split('`').next()
+        {
+            return name.to_owned();
+        }
+    }
+    "body".to_owned()
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::BadRequest(format!("invalid query string: {err}"));
+    InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    let api = ApiError::BadRequest(format!("invalid path parameter: {err}"));
+    InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
+        "no endpoint {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// The API's service factory and its OpenAPI document, built by the same registration.
+pub fn api_app_parts() -> (
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+    utoipa::openapi::OpenApi,
+) {
+    let (app, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .service(api::health::live)
+        .service(api::health::ready)
+        .service(scope::scope("/api/v1").configure(api_v1))
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    (app, doc)
+}
+
+/// Builds the whole application for a state.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, doc) = api_app_parts();
+    app.app_data(state)
+        .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .default_service(web::to(not_found))
+}
+
+/// Starts the HTTP server on a bound listener.
+pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = actix_web::HttpServer::new(move || build_app(state.clone()))
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+    Ok(server)
+}
+
+impl AppState {
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        let pool = db::pool(&config)?;
+        let jwt = JwtKeys::new(&config);
+        Ok(AppState { pool, config, jwt })
+    }
+}

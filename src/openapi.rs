@@ -1,0 +1,51 @@
+//! The OpenAPI document: paths and schemas are collected from the registered handlers.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kulturplan"),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "plans", description = "Culture plans and the implementation/action plans that belong to them"),
+        (name = "goals", description = "Goal trees: objectives, priorities, themes, strategic directions"),
+        (name = "activities", description = "Activities and the actors that run and join them"),
+        (name = "actors", description = "Municipalities, the region and its units, institutions, networks, persons"),
+        (name = "follow-ups", description = "The yearly follow-up of every activity"),
+        (name = "health", description = "Probes for orchestrators"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "HS256 JWT from `POST /api/v1/auth/token` or `kulturplan token`; scopes in the `scope` claim",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as the service serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    crate::api_app_parts().1
+}
+
+/// Pretty JSON with a trailing newline, byte-for-byte what is committed under `openapi/`.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}
