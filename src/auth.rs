@@ -87,7 +87,11 @@ impl JwtKeys {
             actor_id,
             client_id,
         };
-        Ok(jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(ALGORITHM),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, &'static str> {
@@ -99,7 +103,11 @@ impl JwtKeys {
 }
 
 pub fn scope_string(scopes: &BTreeSet<Scope>) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Parses a space-separated scope list; unknown scopes are an error.
@@ -126,7 +134,9 @@ impl Auth {
         if self.has(scope) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this requires the `{scope}` scope")))
+            Err(ApiError::Forbidden(format!(
+                "this requires the `{scope}` scope"
+            )))
         }
     }
 }
@@ -145,7 +155,9 @@ impl FromRequest for Auth {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let header = match header {
                 None => return Err(ApiError::Unauthorized("no Authorization header")),
-                Some(Err(_)) => return Err(ApiError::Unauthorized("malformed Authorization header")),
+                Some(Err(_)) => {
+                    return Err(ApiError::Unauthorized("malformed Authorization header"));
+                }
                 Some(Ok(value)) => value,
             };
             let token = header
@@ -153,7 +165,9 @@ impl FromRequest for Auth {
                 .or_else(|| header.strip_prefix("bearer "))
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
-                .ok_or(ApiError::Unauthorized("expected `Authorization: Bearer <token>`"))?;
+                .ok_or(ApiError::Unauthorized(
+                    "expected `Authorization: Bearer <token>`",
+                ))?;
             let claims = state.jwt.verify(token).map_err(ApiError::Unauthorized)?;
             let scopes = parse_scopes(&claims.scope)
                 .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))?;

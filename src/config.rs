@@ -81,7 +81,9 @@ impl Config {
         if self.environment == Environment::Production {
             let secret = self.jwt_secret.expose_secret();
             if secret == DEVELOPMENT_SECRET {
-                anyhow::bail!("APP_ENV=production refuses the development JWT_SECRET; set JWT_SECRET");
+                anyhow::bail!(
+                    "APP_ENV=production refuses the development JWT_SECRET; set JWT_SECRET"
+                );
             }
             if secret.len() < 32 {
                 anyhow::bail!("APP_ENV=production needs a JWT_SECRET of at least 32 bytes");

@@ -147,3 +147,35 @@ text_enum! {
 /// Years the service accepts anywhere (the database checks the same range).
 pub const MIN_YEAR: i32 = 1900;
 pub const MAX_YEAR: i32 = 2100;
+
+/// Why a reported status does not fit the activity's dates (DESIGN: flagged, not refused).
+pub fn status_warnings(
+    start_year: Option<i32>,
+    end_year: Option<i32>,
+    recurrence: Recurrence,
+    year: i32,
+    status: Option<FollowUpStatus>,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(start) = start_year {
+        if status == Some(FollowUpStatus::Planned) && year >= start {
+            warnings.push(format!(
+                "status `planned` for {year}, but the activity starts in {start}: planned means it starts later"
+            ));
+        }
+        if year < start && status.is_some_and(|s| s != FollowUpStatus::Planned) {
+            warnings.push(format!(
+                "a status for {year}, before the activity starts in {start}"
+            ));
+        }
+    }
+    if let Some(end) = end_year
+        && recurrence == Recurrence::None
+        && year > end
+    {
+        warnings.push(format!(
+            "a status for {year}, after the activity ended in {end}"
+        ));
+    }
+    warnings
+}

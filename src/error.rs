@@ -26,7 +26,12 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), index: None, row: None }
+        Self {
+            field: field.into(),
+            message: message.into(),
+            index: None,
+            row: None,
+        }
     }
 }
 
@@ -100,7 +105,9 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "The request body is too large"),
-            ApiError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::Validation(_) => ("validation", "The request is not valid"),
             ApiError::Unavailable => ("unavailable", "Service temporarily unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
@@ -112,7 +119,9 @@ impl ApiError {
         let detail = match self {
             // Internal causes stay in the log; the client learns only that it was not its fault.
             ApiError::Internal(_) => "An unexpected error occurred; it has been logged.".to_owned(),
-            ApiError::Unauthorized(reason) => format!("A valid bearer token is required: {reason}."),
+            ApiError::Unauthorized(reason) => {
+                format!("A valid bearer token is required: {reason}.")
+            }
             ApiError::Validation(errors) if errors.len() == 1 => {
                 format!("`{}` {}", errors[0].field, errors[0].message)
             }
@@ -173,9 +182,10 @@ impl ResponseError for ApiError {
 fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
     Some(match constraint {
         "actors_municipality_code_key" => ("municipality_code", "is already used by another actor"),
-        "actors_code_only_municipalities" => {
-            ("municipality_code", "is required for municipalities and only for them")
-        }
+        "actors_code_only_municipalities" => (
+            "municipality_code",
+            "is required for municipalities and only for them",
+        ),
         "actors_title_only_persons" => ("title", "is only for persons"),
         "goals_plan_code_key" => ("code", "is already used by another goal of this plan"),
         "goals_parent_same_plan_fkey" => ("parent_id", "must be a goal of the same plan"),
@@ -216,7 +226,9 @@ impl From<DieselError> for ApiError {
                         ))
                     }
                     DatabaseErrorKind::UniqueViolation => match constraint_message(constraint) {
-                        Some((field, message)) => ApiError::Conflict(format!("`{field}` {message}")),
+                        Some((field, message)) => {
+                            ApiError::Conflict(format!("`{field}` {message}"))
+                        }
                         None => ApiError::Conflict("a row with the same key already exists".into()),
                     },
                     DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::CheckViolation => {
@@ -290,6 +302,10 @@ impl Checks {
     }
 
     pub fn finish(self) -> ApiResult<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }

@@ -34,6 +34,10 @@ pub struct AppState {
 /// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
 fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::plans::routes(cfg);
+    api::goals::routes(cfg);
+    api::actors::routes(cfg);
+    api::activities::routes(cfg);
+    api::follow_ups::routes(cfg);
 }
 
 /// Every error actix's extractors raise becomes a problem document.
@@ -43,7 +47,9 @@ fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix
         E::OverflowKnownLength { .. } | E::Overflow { .. } => {
             ApiError::PayloadTooLarge(format!("the body exceeds {JSON_LIMIT} bytes"))
         }
-        E::ContentType => ApiError::UnsupportedMediaType("expected Content-Type: application/json".into()),
+        E::ContentType => {
+            ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+        }
         E::Deserialize(e) if e.is_data() => ApiError::field(json_path_of(e), e.to_string()),
         E::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
         other => ApiError::BadRequest(other.to_string()),
@@ -120,7 +126,11 @@ pub fn build_app(
 > {
     let (app, doc) = api_app_parts();
     app.app_data(state)
-        .app_data(web::JsonConfig::default().limit(JSON_LIMIT).error_handler(json_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(JSON_LIMIT)
+                .error_handler(json_error),
+        )
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(web::redirect("/docs", "/docs/"))

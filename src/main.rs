@@ -11,7 +11,11 @@ use kulturplan::domain::Scope;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "kulturplan", version, about = "The regional cultural plan as a REST/JSON API")]
+#[command(
+    name = "kulturplan",
+    version,
+    about = "The regional cultural plan as a REST/JSON API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,7 +57,9 @@ enum Command {
 
 fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("bad duration {raw:?}: use e.g. 30m, 1h, 7d"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("bad duration {raw:?}: use e.g. 30m, 1h, 7d"))?;
     let seconds = match unit {
         "s" | "" => n,
         "m" => n * 60,
@@ -70,11 +76,19 @@ fn parse_ttl(raw: &str) -> Result<Duration, String> {
 fn init_tracing(config: Option<&Config>) {
     use tracing_subscriber::{EnvFilter, fmt};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let production = config.is_some_and(|c| c.environment == kulturplan::config::Environment::Production);
+    let production =
+        config.is_some_and(|c| c.environment == kulturplan::config::Environment::Production);
     if production || std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+        fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     } else {
-        fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
 }
 
@@ -85,9 +99,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             print!("{}", kulturplan::openapi::document_json());
         }
-        Command::Token { scopes, actor, ttl, subject } => {
+        Command::Token {
+            scopes,
+            actor,
+            ttl,
+            subject,
+        } => {
             let config = Config::from_env()?;
-            let scopes: BTreeSet<Scope> = parse_scopes(&scopes.join(" ")).map_err(anyhow::Error::msg)?;
+            let scopes: BTreeSet<Scope> =
+                parse_scopes(&scopes.join(" ")).map_err(anyhow::Error::msg)?;
             let token = JwtKeys::new(&config).issue(&subject, &scopes, actor, None, ttl)?;
             println!("{token}");
         }
@@ -101,7 +121,9 @@ async fn main() -> anyhow::Result<()> {
             init_tracing(Some(&config));
             prepare_database(&config).await?;
             let dir = dir.unwrap_or_else(|| config.seeds_dir.clone());
-            let report = kulturplan::seed::run(&config.database_url, std::path::Path::new(&dir), force).await?;
+            let report =
+                kulturplan::seed::run(&config.database_url, std::path::Path::new(&dir), force)
+                    .await?;
             println!("{report}");
         }
         Command::Serve => {

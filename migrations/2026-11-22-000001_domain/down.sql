@@ -10,3 +10,4 @@ DROP TABLE activities;
 DROP TABLE goals;
 DROP TABLE plans;
 DROP FUNCTION bump_version();
+DROP COLLATION swedish;

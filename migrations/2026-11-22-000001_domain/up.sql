@@ -14,9 +14,12 @@ BEGIN
 END;
 $$;
 
+-- Names and titles sort in Swedish order (Å, Ä, Ö after Z) wherever they are compared.
+CREATE COLLATION swedish (provider = icu, locale = 'sv-SE');
+
 CREATE TABLE plans (
     id          uuid PRIMARY KEY,
-    title       text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 500),
+    title       text COLLATE swedish NOT NULL CHECK (char_length(title) BETWEEN 1 AND 500),
     kind        text NOT NULL CHECK (kind IN ('culture_plan', 'implementation_plan', 'action_plan')),
     status      text NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'adopted', 'archived')),
     first_year  integer NOT NULL CHECK (first_year BETWEEN 1900 AND 2100),
@@ -41,7 +44,7 @@ CREATE TABLE goals (
     parent_id   uuid,
     code        text CHECK (code ~ '^[0-9A-Za-z]+(\.[0-9A-Za-z]+)*$' AND char_length(code) <= 20),
     kind        text NOT NULL CHECK (kind IN ('objective', 'priority', 'theme', 'strategic_direction')),
-    title       text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 500),
+    title       text COLLATE swedish NOT NULL CHECK (char_length(title) BETWEEN 1 AND 500),
     description text CHECK (char_length(description) <= 20000),
     position    integer NOT NULL DEFAULT 0 CHECK (position >= 0),
     created_at  timestamptz NOT NULL DEFAULT now(),
@@ -62,7 +65,7 @@ CREATE TABLE activities (
     id          uuid PRIMARY KEY,
     plan_id     uuid NOT NULL REFERENCES plans (id),
     goal_id     uuid NOT NULL,
-    title       text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 1000),
+    title       text COLLATE swedish NOT NULL CHECK (char_length(title) BETWEEN 1 AND 1000),
     description text CHECK (char_length(description) <= 20000),
     start_year  integer CHECK (start_year BETWEEN 1900 AND 2100),
     start_term  text CHECK (start_term IN ('spring', 'autumn')),
@@ -101,7 +104,7 @@ CREATE INDEX plan_activities_activity_id_idx ON plan_activities (activity_id);
 
 CREATE TABLE actors (
     id                uuid PRIMARY KEY,
-    name              text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 300),
+    name              text COLLATE swedish NOT NULL CHECK (char_length(name) BETWEEN 1 AND 300),
     kind              text NOT NULL CHECK (kind IN ('region', 'municipality', 'institution', 'unit', 'network', 'organisation', 'person')),
     municipality_code text CHECK (municipality_code ~ '^[0-9]{4}$'),
     parent_id         uuid REFERENCES actors (id),
@@ -118,6 +121,7 @@ CREATE TABLE actors (
 );
 CREATE INDEX actors_parent_id_idx ON actors (parent_id);
 CREATE INDEX actors_kind_idx ON actors (kind);
+CREATE INDEX actors_name_idx ON actors (name, id);
 CREATE TRIGGER actors_bump_version BEFORE UPDATE ON actors FOR EACH ROW EXECUTE FUNCTION bump_version();
 
 CREATE TABLE activity_actors (

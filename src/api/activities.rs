@@ -1,1 +1,572 @@
-//! placeholder
+//! `/api/v1/activities` and `/api/v1/activities/{id}/actors`.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::actors::Actor;
+use super::{ListResponse, created, double_option, if_match, ok_with_etag};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::db::activities::{
+    self as db, ActivityChanges, ActivityFilter, ActivityRow, ActorLink, NewActivity,
+};
+use crate::db::pagination::{Page, finish};
+use crate::domain::{Recurrence, Role, Scope, StartTerm};
+use crate::error::{ApiError, ApiResult, Checks, FieldError, Problem};
+
+/// A concrete piece of work under a goal.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "3c1d8f0e-1b7a-5a52-9d44-7d1e0a6b2f33", "plan_id": "0b7e1a3c-5f43-5d3e-9a51-2d1f1c0d8a10",
+    "goal_id": "5f0c4c1e-8d7a-5b2e-b7c4-0e6f3f2a9d11", "linked_goal_ids": [],
+    "title": "Fördela årliga medel inom samverkansmodellen.", "description": null,
+    "start_year": 2024, "start_term": null, "end_year": null, "recurrence": "annual", "tags": [],
+    "position": 3, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "version": 1
+}))]
+pub struct Activity {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    /// The goal the activity is listed under.
+    pub goal_id: Uuid,
+    /// Other goals that point at the activity.
+    pub linked_goal_ids: Vec<Uuid>,
+    pub title: String,
+    pub description: Option<String>,
+    pub start_year: Option<i32>,
+    pub start_term: Option<StartTerm>,
+    pub end_year: Option<i32>,
+    pub recurrence: Recurrence,
+    pub tags: Vec<String>,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl Activity {
+    pub fn from_row(row: ActivityRow, linked_goal_ids: Vec<Uuid>) -> Self {
+        Activity {
+            id: row.id,
+            plan_id: row.plan_id,
+            goal_id: row.goal_id,
+            linked_goal_ids,
+            title: row.title,
+            description: row.description,
+            start_year: row.start_year,
+            start_term: row.start_term,
+            end_year: row.end_year,
+            recurrence: row.recurrence,
+            tags: row.tags,
+            position: row.position,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// One actor's role in an activity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityActor {
+    pub actor_id: Uuid,
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl From<ActorLink> for ActivityActor {
+    fn from(link: ActorLink) -> Self {
+        ActivityActor {
+            actor_id: link.actor.id,
+            role: link.role,
+            actor: Actor::from(link.actor),
+        }
+    }
+}
+
+/// One element of the actor set given to `PUT /activities/{id}/actors`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"actor_id": "9a2f0e55-31c4-5d0b-8f8e-52d1e6b0c7a2", "role": "participant"}))]
+pub struct ActorRoleInput {
+    pub actor_id: Uuid,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "goal_id": "5f0c4c1e-8d7a-5b2e-b7c4-0e6f3f2a9d11",
+    "title": "Etablera ett arrangörsnätverk inom området nycirkus.", "start_year": 2024
+}))]
+pub struct CreateActivity {
+    /// Defaults to the goal's plan; must be the goal's plan.
+    pub plan_id: Option<Uuid>,
+    pub goal_id: Uuid,
+    #[serde(default)]
+    pub linked_goal_ids: Vec<Uuid>,
+    #[schema(min_length = 1, max_length = 1000)]
+    pub title: String,
+    #[schema(max_length = 20000)]
+    pub description: Option<String>,
+    #[schema(minimum = 1900, maximum = 2100)]
+    pub start_year: Option<i32>,
+    pub start_term: Option<StartTerm>,
+    #[schema(minimum = 1900, maximum = 2100)]
+    pub end_year: Option<i32>,
+    /// Defaults to `none`.
+    pub recurrence: Option<Recurrence>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[schema(minimum = 0)]
+    pub position: Option<i32>,
+}
+
+/// Fields to change; absent fields stay, `null` clears a nullable field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"end_year": 2027, "recurrence": "annual"}))]
+pub struct UpdateActivity {
+    pub plan_id: Option<Uuid>,
+    pub goal_id: Option<Uuid>,
+    /// Replaces the set of linked goals.
+    pub linked_goal_ids: Option<Vec<Uuid>>,
+    #[schema(min_length = 1, max_length = 1000)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>, minimum = 1900, maximum = 2100)]
+    pub start_year: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<StartTerm>)]
+    pub start_term: Option<Option<StartTerm>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>, minimum = 1900, maximum = 2100)]
+    pub end_year: Option<Option<i32>>,
+    pub recurrence: Option<Recurrence>,
+    pub tags: Option<Vec<String>>,
+    #[schema(minimum = 0)]
+    pub position: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListActivitiesQuery {
+    pub plan_id: Option<Uuid>,
+    /// Activities listed directly under this goal.
+    pub goal_id: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+struct ActivityFields<'a> {
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    start_year: Option<i32>,
+    end_year: Option<i32>,
+    tags: Option<&'a [String]>,
+    position: Option<i32>,
+    linked: Option<&'a [Uuid]>,
+}
+
+fn check_activity(c: &mut Checks, f: ActivityFields<'_>) {
+    c.text("title", f.title, 1, 1000);
+    c.text("description", f.description, 0, 20000);
+    c.year("start_year", f.start_year);
+    c.year("end_year", f.end_year);
+    if let (Some(start), Some(end)) = (f.start_year, f.end_year)
+        && start > end
+    {
+        c.push("end_year", "must not be before start_year");
+    }
+    if let Some(tags) = f.tags {
+        if tags.len() > 50 {
+            c.push("tags", "at most 50 tags");
+        }
+        for (i, tag) in tags.iter().enumerate() {
+            c.text(&format!("tags[{i}]"), Some(tag), 1, 100);
+        }
+    }
+    if f.position.is_some_and(|p| p < 0) {
+        c.push("position", "must not be negative");
+    }
+    if let Some(linked) = f.linked {
+        if linked.len() > 100 {
+            c.push("linked_goal_ids", "at most 100 goals");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, id) in linked.iter().enumerate() {
+            if !seen.insert(id) {
+                c.push(format!("linked_goal_ids[{i}]"), "is listed twice");
+            }
+        }
+    }
+}
+
+async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
+    let mut conn = state.pool.get().await?;
+    let mut linked = db::linked_goals(&mut conn, &[row.id]).await?;
+    Ok(Activity::from_row(
+        row.clone(),
+        linked.remove(&row.id).unwrap_or_default(),
+    ))
+}
+
+/// List activities in plan order.
+#[utoipa::path(
+    tag = "activities",
+    params(ListActivitiesQuery),
+    responses(
+        (status = 200, description = "A page of activities", body = ListResponse<Activity>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities")]
+pub async fn list_activities(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: web::Query<ListActivitiesQuery>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let query = query.into_inner();
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let filter = ActivityFilter {
+        plan_id: query.plan_id,
+        goal_id: query.goal_id,
+    };
+    let mut conn = state.pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &page).await?;
+    let (rows, next_cursor) = finish(rows, page.limit, |r| (r.plan_id, r.position, r.id));
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut linked: HashMap<Uuid, Vec<Uuid>> = db::linked_goals(&mut conn, &ids).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let links = linked.remove(&row.id).unwrap_or_default();
+            Activity::from_row(row, links)
+        })
+        .collect::<Vec<_>>();
+    Ok(HttpResponse::Ok().json(ListResponse { items, next_cursor }))
+}
+
+/// Create an activity.
+#[utoipa::path(
+    tag = "activities",
+    request_body = CreateActivity,
+    responses(
+        (status = 201, description = "Created", body = Activity, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Malformed JSON or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `plans:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["plans:write"]))
+)]
+#[post("/activities")]
+pub async fn create_activity(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<CreateActivity>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::PlansWrite)?;
+    let body = body.into_inner();
+    let mut c = Checks::default();
+    check_activity(
+        &mut c,
+        ActivityFields {
+            title: Some(&body.title),
+            description: body.description.as_deref(),
+            start_year: body.start_year,
+            end_year: body.end_year,
+            tags: Some(&body.tags),
+            position: body.position,
+            linked: Some(&body.linked_goal_ids),
+        },
+    );
+    if body.start_term.is_some() && body.start_year.is_none() {
+        c.push("start_term", "needs a start_year");
+    }
+    c.finish()?;
+    let mut conn = state.pool.get().await?;
+    let goal_plan = db::plan_of_goal(&mut conn, body.goal_id).await?;
+    let plan_id = body.plan_id.unwrap_or(goal_plan);
+    if plan_id != goal_plan {
+        return Err(ApiError::field(
+            "goal_id",
+            "must be a goal of the activity's plan",
+        ));
+    }
+    let new = NewActivity {
+        id: Uuid::new_v4(),
+        plan_id,
+        goal_id: body.goal_id,
+        title: body.title,
+        description: body.description,
+        start_year: body.start_year,
+        start_term: body.start_term,
+        end_year: body.end_year,
+        recurrence: body.recurrence.unwrap_or(Recurrence::None),
+        tags: body.tags,
+        position: body.position.unwrap_or(0),
+    };
+    let linked = body.linked_goal_ids;
+    let row = conn
+        .transaction::<_, ApiError, _>(async move |conn| db::insert(conn, &new, &linked).await)
+        .await?;
+    drop(conn);
+    let activity = with_links(&state, row).await?;
+    Ok(created(
+        format!("/api/v1/activities/{}", activity.id),
+        activity.version,
+        &activity,
+    ))
+}
+
+/// Read an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses(
+        (status = 200, description = "The activity", body = Activity, headers(("ETag" = String))),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities/{id}")]
+pub async fn get_activity(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let row = {
+        let mut conn = state.pool.get().await?;
+        db::get(&mut conn, id.into_inner()).await?
+    };
+    let activity = with_links(&state, row).await?;
+    Ok(ok_with_etag(activity.version, &activity))
+}
+
+/// Change some fields of an activity. Honours `If-Match`.
+#[utoipa::path(
+    tag = "activities",
+    params(
+        ("id" = Uuid, Path, description = "Activity id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+    ),
+    request_body = UpdateActivity,
+    responses(
+        (status = 200, description = "The changed activity", body = Activity, headers(("ETag" = String))),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `plans:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["plans:write"]))
+)]
+#[patch("/activities/{id}")]
+pub async fn update_activity(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<UpdateActivity>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::PlansWrite)?;
+    let expected = if_match(&req)?;
+    let body = body.into_inner();
+    let mut c = Checks::default();
+    check_activity(
+        &mut c,
+        ActivityFields {
+            title: body.title.as_deref(),
+            description: body.description.as_ref().and_then(|d| d.as_deref()),
+            start_year: body.start_year.flatten(),
+            end_year: body.end_year.flatten(),
+            tags: body.tags.as_deref(),
+            position: body.position,
+            linked: body.linked_goal_ids.as_deref(),
+        },
+    );
+    c.finish()?;
+    let id = id.into_inner();
+    let changes = ActivityChanges {
+        plan_id: body.plan_id,
+        goal_id: body.goal_id,
+        title: body.title,
+        description: body.description,
+        start_year: body.start_year,
+        start_term: body.start_term,
+        end_year: body.end_year,
+        recurrence: body.recurrence,
+        tags: body.tags,
+        position: body.position,
+    };
+    let linked = body.linked_goal_ids;
+    let row = {
+        let mut conn = state.pool.get().await?;
+        conn.transaction::<_, ApiError, _>(async move |conn| {
+            db::update(conn, id, expected, &changes, linked.as_deref()).await
+        })
+        .await?
+    };
+    let activity = with_links(&state, row).await?;
+    Ok(ok_with_etag(activity.version, &activity))
+}
+
+/// Delete an activity with its actor links. Refused with 409 while it has follow-ups.
+#[utoipa::path(
+    tag = "activities",
+    params(
+        ("id" = Uuid, Path, description = "Activity id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `plans:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still has follow-ups", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["plans:write"]))
+)]
+#[delete("/activities/{id}")]
+pub async fn delete_activity(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::PlansWrite)?;
+    let expected = if_match(&req)?;
+    let mut conn = state.pool.get().await?;
+    db::delete(&mut conn, id.into_inner(), expected).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The actors of an activity with their roles. The ETag is the activity's.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses(
+        (status = 200, description = "The activity's actors", body = Vec<ActivityActor>, headers(("ETag" = String))),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities/{id}/actors")]
+pub async fn get_activity_actors(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let activity = db::get(&mut conn, id).await?;
+    let links = db::actor_links(&mut conn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let body: Vec<ActivityActor> = links.into_iter().map(ActivityActor::from).collect();
+    Ok(ok_with_etag(activity.version, &body))
+}
+
+/// Replace the actors of an activity. Honours `If-Match` (the activity's ETag).
+#[utoipa::path(
+    tag = "activities",
+    params(
+        ("id" = Uuid, Path, description = "Activity id"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the activity this change is based on"),
+    ),
+    request_body = Vec<ActorRoleInput>,
+    responses(
+        (status = 200, description = "The activity's actors after the change", body = Vec<ActivityActor>, headers(("ETag" = String))),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `plans:write`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown actor or a duplicate (actor, role)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["plans:write"]))
+)]
+#[put("/activities/{id}/actors")]
+pub async fn put_activity_actors(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<Vec<ActorRoleInput>>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::PlansWrite)?;
+    let expected = if_match(&req)?;
+    let id = id.into_inner();
+    let links: Vec<(Uuid, Role)> = body
+        .into_inner()
+        .into_iter()
+        .map(|l| (l.actor_id, l.role))
+        .collect();
+    let mut errors = Vec::new();
+    if links.len() > 1000 {
+        errors.push(FieldError::new("body", "at most 1000 actor roles"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, link) in links.iter().enumerate() {
+        if !seen.insert(*link) {
+            let mut e = FieldError::new("role", "this actor already has this role in the list");
+            e.index = Some(i);
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut conn = state.pool.get().await?;
+    let activity = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            db::replace_actors(conn, id, expected, &links).await
+        })
+        .await?;
+    let links = db::actor_links(&mut conn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let body: Vec<ActivityActor> = links.into_iter().map(ActivityActor::from).collect();
+    Ok(ok_with_etag(activity.version, &body))
+}
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_activities)
+        .service(create_activity)
+        .service(get_activity)
+        .service(update_activity)
+        .service(delete_activity)
+        .service(get_activity_actors)
+        .service(put_activity_actors);
+}

@@ -1,1 +1,339 @@
-//! placeholder
+//! `/api/v1/activities/{id}/follow-ups`: the yearly follow-up of an activity and its history.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{if_match, ok_with_etag, version_etag};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::db::activities::ActivityRow;
+use crate::db::follow_ups::{self as db, FollowUpRow, HistoryRow, Outcome};
+use crate::domain::{FollowUpStatus, MAX_YEAR, MIN_YEAR, Scope, status_warnings};
+use crate::error::{ApiError, ApiResult, Checks, Problem};
+
+pub const MAX_COMMENT: usize = 4000;
+
+/// The follow-up of one activity for one year.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "activity_id": "3c1d8f0e-1b7a-5a52-9d44-7d1e0a6b2f33", "year": 2024, "status": "completed",
+    "comment": "Beslut kulturnämnden feb 2024", "reported_by": "client:kulturstrateger",
+    "reported_at": "2025-01-15T09:00:00Z", "version": 1, "warnings": []
+}))]
+pub struct FollowUp {
+    pub activity_id: Uuid,
+    pub year: i32,
+    /// Null for a note recorded without a colour.
+    pub status: Option<FollowUpStatus>,
+    pub comment: Option<String>,
+    /// The token subject that reported it.
+    pub reported_by: String,
+    pub reported_at: DateTime<Utc>,
+    pub version: i32,
+    /// Where the status does not fit the activity's dates (the write is kept).
+    pub warnings: Vec<String>,
+}
+
+impl FollowUp {
+    pub fn new(row: FollowUpRow, activity: &ActivityRow) -> Self {
+        let warnings = status_warnings(
+            activity.start_year,
+            activity.end_year,
+            activity.recurrence,
+            row.year,
+            row.status,
+        );
+        FollowUp {
+            activity_id: row.activity_id,
+            year: row.year,
+            status: row.status,
+            comment: row.comment,
+            reported_by: row.reported_by,
+            reported_at: row.reported_at,
+            version: row.version,
+            warnings,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "ongoing", "comment": "Arbetet pågår, klart hösten 2025"}))]
+pub struct PutFollowUp {
+    pub status: FollowUpStatus,
+    #[schema(max_length = 4000)]
+    pub comment: Option<String>,
+}
+
+/// One change of a follow-up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUpChange {
+    pub changed_by: String,
+    pub changed_at: DateTime<Utc>,
+    /// The follow-up before the change; null when it was created.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    /// The follow-up after the change; null when it was deleted.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<HistoryRow> for FollowUpChange {
+    fn from(row: HistoryRow) -> Self {
+        FollowUpChange {
+            changed_by: row.changed_by,
+            changed_at: row.changed_at,
+            before: row.before,
+            after: row.after,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FollowUpPath {
+    /// Activity id.
+    pub id: Uuid,
+    /// The year followed up.
+    #[param(minimum = 1900, maximum = 2100)]
+    pub year: i32,
+}
+
+fn check_year(year: i32) -> ApiResult<()> {
+    if (MIN_YEAR..=MAX_YEAR).contains(&year) {
+        Ok(())
+    } else {
+        Err(ApiError::field("year", "must be between 1900 and 2100"))
+    }
+}
+
+/// 403 unless an actor-bound token's actor (or a unit below it) has a role in the activity.
+pub async fn ensure_may_write(
+    conn: &mut crate::db::Conn,
+    auth: &Auth,
+    activity_ids: &[Uuid],
+) -> ApiResult<()> {
+    if let Some(actor) = auth.actor_id {
+        let refused = db::not_allowed_for_actor(conn, actor, activity_ids).await?;
+        if let Some(first) = refused.first() {
+            return Err(ApiError::Forbidden(format!(
+                "this token may write follow-ups only for activities where its actor has a role; activity {first} is not one of them"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every follow-up of an activity, by year.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(("id" = Uuid, Path, description = "Activity id")),
+    responses(
+        (status = 200, description = "The follow-ups", body = Vec<FollowUp>),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities/{id}/follow-ups")]
+pub async fn list_activity_follow_ups(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let id = id.into_inner();
+    let mut conn = state.pool.get().await?;
+    let activity = crate::db::activities::get(&mut conn, id).await?;
+    let rows = db::for_activity(&mut conn, id).await?;
+    let body: Vec<FollowUp> = rows
+        .into_iter()
+        .map(|row| FollowUp::new(row, &activity))
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The follow-up of an activity for a year.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(FollowUpPath),
+    responses(
+        (status = 200, description = "The follow-up", body = FollowUp, headers(("ETag" = String))),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity or no follow-up that year", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Year out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities/{id}/follow-ups/{year}")]
+pub async fn get_follow_up(
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<FollowUpPath>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let FollowUpPath { id, year } = path.into_inner();
+    check_year(year)?;
+    let mut conn = state.pool.get().await?;
+    let activity = crate::db::activities::get(&mut conn, id).await?;
+    let row = db::get(&mut conn, id, year).await?;
+    Ok(ok_with_etag(row.version, &FollowUp::new(row, &activity)))
+}
+
+/// Report the status of an activity for a year (idempotent upsert).
+///
+/// The same body twice leaves one row and one history entry. A status that does not fit the
+/// activity's dates is stored and flagged in `warnings`. `If-Match` is optional and honoured.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(
+        FollowUpPath,
+        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up this change is based on"),
+    ),
+    request_body = PutFollowUp,
+    responses(
+        (status = 200, description = "Updated or unchanged", body = FollowUp, headers(("ETag" = String))),
+        (status = 201, description = "Created", body = FollowUp, headers(("ETag" = String))),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `follow_ups:write`, or its actor has no role in the activity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["follow_ups:write"]))
+)]
+#[put("/activities/{id}/follow-ups/{year}")]
+pub async fn put_follow_up(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<FollowUpPath>,
+    body: web::Json<PutFollowUp>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::FollowUpsWrite)?;
+    let expected = if_match(&req)?;
+    let FollowUpPath { id, year } = path.into_inner();
+    let body = body.into_inner();
+    let mut c = Checks::default();
+    c.year("year", Some(year));
+    c.text("comment", body.comment.as_deref(), 0, MAX_COMMENT);
+    c.finish()?;
+    let mut conn = state.pool.get().await?;
+    let activity = crate::db::activities::get(&mut conn, id).await?;
+    ensure_may_write(&mut conn, &auth, &[id]).await?;
+    let subject = auth.subject.clone();
+    let (row, outcome) = conn
+        .transaction::<_, ApiError, _>(async move |conn| {
+            db::upsert(
+                conn,
+                id,
+                year,
+                Some(body.status),
+                body.comment.as_deref(),
+                &subject,
+                expected,
+            )
+            .await
+        })
+        .await?;
+    let version = row.version;
+    let follow_up = FollowUp::new(row, &activity);
+    let mut response = if outcome == Outcome::Created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header(actix_web::http::header::ETag(version_etag(version)))
+        .json(follow_up))
+}
+
+/// Remove the follow-up of a year (its history is kept).
+#[utoipa::path(
+    tag = "follow-ups",
+    params(
+        FollowUpPath,
+        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up to delete"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `follow_ups:write`, or its actor has no role in the activity", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such follow-up", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Year out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["follow_ups:write"]))
+)]
+#[delete("/activities/{id}/follow-ups/{year}")]
+pub async fn delete_follow_up(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<FollowUpPath>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::FollowUpsWrite)?;
+    let expected = if_match(&req)?;
+    let FollowUpPath { id, year } = path.into_inner();
+    check_year(year)?;
+    let mut conn = state.pool.get().await?;
+    crate::db::activities::get(&mut conn, id).await?;
+    ensure_may_write(&mut conn, &auth, &[id]).await?;
+    let subject = auth.subject.clone();
+    conn.transaction::<_, ApiError, _>(async move |conn| {
+        db::delete(conn, id, year, &subject, expected).await
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every change of the follow-up of a year: who, when, before and after.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(FollowUpPath),
+    responses(
+        (status = 200, description = "The changes, oldest first", body = Vec<FollowUpChange>),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Year out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("/activities/{id}/follow-ups/{year}/history")]
+pub async fn get_follow_up_history(
+    auth: Auth,
+    state: web::Data<AppState>,
+    path: web::Path<FollowUpPath>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let FollowUpPath { id, year } = path.into_inner();
+    check_year(year)?;
+    let mut conn = state.pool.get().await?;
+    crate::db::activities::get(&mut conn, id).await?;
+    let rows = db::history(&mut conn, id, year).await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(FollowUpChange::from)
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_activity_follow_ups)
+        .service(get_follow_up)
+        .service(put_follow_up)
+        .service(delete_follow_up)
+        .service(get_follow_up_history);
+}

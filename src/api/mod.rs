@@ -53,7 +53,9 @@ fn expected_version(headers: &HeaderMap) -> ApiResult<Option<i32>> {
 
 /// 200 with the body and its ETag.
 pub fn ok_with_etag<T: Serialize>(version: i32, body: &T) -> HttpResponse {
-    HttpResponse::Ok().insert_header(header::ETag(version_etag(version))).json(body)
+    HttpResponse::Ok()
+        .insert_header(header::ETag(version_etag(version)))
+        .json(body)
 }
 
 /// 201 with Location, ETag and the body.

@@ -127,7 +127,14 @@ pub struct ListPlansQuery {
     pub cursor: Option<String>,
 }
 
-fn check_plan(c: &mut Checks, title: Option<&str>, first: Option<i32>, last: Option<i32>, reference: Option<&str>, description: Option<&str>) {
+fn check_plan(
+    c: &mut Checks,
+    title: Option<&str>,
+    first: Option<i32>,
+    last: Option<i32>,
+    reference: Option<&str>,
+    description: Option<&str>,
+) {
     c.text("title", title, 1, 500);
     c.year("first_year", first);
     c.year("last_year", last);
@@ -162,11 +169,18 @@ pub async fn list_plans(
     auth.require(Scope::Read)?;
     let query = query.into_inner();
     let page = Page::new(query.limit, query.cursor.as_deref())?;
-    let filter = PlanFilter { parent_id: query.parent_id, kind: query.kind, status: query.status };
+    let filter = PlanFilter {
+        parent_id: query.parent_id,
+        kind: query.kind,
+        status: query.status,
+    };
     let mut conn = state.pool.get().await?;
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.first_year, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse { items: rows.into_iter().map(Plan::from).collect::<Vec<_>>(), next_cursor }))
+    Ok(HttpResponse::Ok().json(ListResponse {
+        items: rows.into_iter().map(Plan::from).collect::<Vec<_>>(),
+        next_cursor,
+    }))
 }
 
 /// Create a plan.
@@ -183,11 +197,22 @@ pub async fn list_plans(
     security(("bearer" = ["plans:write"]))
 )]
 #[post("/plans")]
-pub async fn create_plan(auth: Auth, state: web::Data<AppState>, body: web::Json<CreatePlan>) -> ApiResult<HttpResponse> {
+pub async fn create_plan(
+    auth: Auth,
+    state: web::Data<AppState>,
+    body: web::Json<CreatePlan>,
+) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let body = body.into_inner();
     let mut c = Checks::default();
-    check_plan(&mut c, Some(&body.title), Some(body.first_year), Some(body.last_year), body.reference.as_deref(), body.description.as_deref());
+    check_plan(
+        &mut c,
+        Some(&body.title),
+        Some(body.first_year),
+        Some(body.last_year),
+        body.reference.as_deref(),
+        body.description.as_deref(),
+    );
     c.finish()?;
     let new = NewPlan {
         id: Uuid::new_v4(),
@@ -203,7 +228,11 @@ pub async fn create_plan(auth: Auth, state: web::Data<AppState>, body: web::Json
     };
     let mut conn = state.pool.get().await?;
     let row = db::insert(&mut conn, &new).await?;
-    Ok(created(format!("/api/v1/plans/{}", row.id), row.version, &Plan::from(row)))
+    Ok(created(
+        format!("/api/v1/plans/{}", row.id),
+        row.version,
+        &Plan::from(row),
+    ))
 }
 
 /// Read a plan.
@@ -220,7 +249,11 @@ pub async fn create_plan(auth: Auth, state: web::Data<AppState>, body: web::Json
     security(("bearer" = ["read"]))
 )]
 #[get("/plans/{id}")]
-pub async fn get_plan(auth: Auth, state: web::Data<AppState>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get_plan(
+    auth: Auth,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let mut conn = state.pool.get().await?;
     let row = db::get(&mut conn, id.into_inner()).await?;
@@ -258,7 +291,14 @@ pub async fn update_plan(
     let expected = if_match(&req)?;
     let body = body.into_inner();
     let mut c = Checks::default();
-    check_plan(&mut c, body.title.as_deref(), body.first_year, body.last_year, body.reference.as_ref().and_then(|r| r.as_deref()), body.description.as_ref().and_then(|d| d.as_deref()));
+    check_plan(
+        &mut c,
+        body.title.as_deref(),
+        body.first_year,
+        body.last_year,
+        body.reference.as_ref().and_then(|r| r.as_deref()),
+        body.description.as_ref().and_then(|d| d.as_deref()),
+    );
     c.finish()?;
     let changes = PlanChanges {
         title: body.title,
@@ -295,7 +335,12 @@ pub async fn update_plan(
     security(("bearer" = ["plans:write"]))
 )]
 #[delete("/plans/{id}")]
-pub async fn delete_plan(auth: Auth, state: web::Data<AppState>, req: HttpRequest, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn delete_plan(
+    auth: Auth,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;
     let mut conn = state.pool.get().await?;

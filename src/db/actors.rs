@@ -1,1 +1,155 @@
-//! placeholder
+//! SQL for actors.
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::Conn;
+use super::pagination::Page;
+use super::schema::actors;
+use crate::domain::ActorKind;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
+#[diesel(table_name = actors, check_for_backend(diesel::pg::Pg))]
+pub struct ActorRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: ActorKind,
+    pub municipality_code: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, diesel::prelude::Insertable)]
+#[diesel(table_name = actors)]
+pub struct NewActor {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: ActorKind,
+    pub municipality_code: Option<String>,
+    pub parent_id: Option<Uuid>,
+    pub title: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, diesel::prelude::AsChangeset)]
+#[diesel(table_name = actors)]
+pub struct ActorChanges {
+    pub name: Option<String>,
+    pub kind: Option<ActorKind>,
+    pub municipality_code: Option<Option<String>>,
+    pub parent_id: Option<Option<Uuid>>,
+    pub title: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+}
+
+#[derive(Debug, Default)]
+pub struct ActorFilter {
+    pub kind: Option<ActorKind>,
+    pub municipality_code: Option<String>,
+    pub parent_id: Option<Uuid>,
+}
+
+/// Sort key of the actor list: name in Swedish order, then id.
+pub type ActorKey = (String, Uuid);
+
+pub async fn insert(conn: &mut Conn, new: &NewActor) -> ApiResult<ActorRow> {
+    if let Some(parent) = new.parent_id {
+        ensure_exists(conn, parent, "parent_id").await?;
+    }
+    Ok(diesel::insert_into(actors::table)
+        .values(new)
+        .returning(ActorRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn get(conn: &mut Conn, id: Uuid) -> ApiResult<ActorRow> {
+    actors::table
+        .find(id)
+        .select(ActorRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("actor", id))
+}
+
+pub async fn get_many(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<Vec<ActorRow>> {
+    Ok(actors::table
+        .filter(actors::id.eq_any(ids))
+        .select(ActorRow::as_select())
+        .load(conn)
+        .await?)
+}
+
+async fn ensure_exists(conn: &mut Conn, id: Uuid, field: &str) -> ApiResult<()> {
+    let found: Option<Uuid> = actors::table
+        .find(id)
+        .select(actors::id)
+        .first(conn)
+        .await
+        .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| ApiError::field(field, format!("actor {id} does not exist")))
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    filter: &ActorFilter,
+    page: &Page<ActorKey>,
+) -> ApiResult<Vec<ActorRow>> {
+    let mut query = actors::table.select(ActorRow::as_select()).into_boxed();
+    if let Some(kind) = filter.kind {
+        query = query.filter(actors::kind.eq(kind));
+    }
+    if let Some(code) = &filter.municipality_code {
+        query = query.filter(actors::municipality_code.eq(code.clone()));
+    }
+    if let Some(parent) = filter.parent_id {
+        query = query.filter(actors::parent_id.eq(parent));
+    }
+    if let Some((name, id)) = &page.after {
+        query = query.filter(
+            actors::name
+                .gt(name.clone())
+                .or(actors::name.eq(name.clone()).and(actors::id.gt(*id))),
+        );
+    }
+    Ok(query
+        .order((actors::name, actors::id))
+        .limit(page.fetch())
+        .load(conn)
+        .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: &ActorChanges,
+) -> ApiResult<ActorRow> {
+    if let Some(Some(parent)) = changes.parent_id {
+        ensure_exists(conn, parent, "parent_id").await?;
+        if super::would_cycle(conn, super::Tree::Actors, id, parent).await? {
+            return Err(ApiError::field(
+                "parent_id",
+                "would make the actor its own ancestor",
+            ));
+        }
+    }
+    write_update(conn, id, expected_version, changes).await
+}
+
+super::versioned_writes!(actors, ActorRow, ActorChanges);

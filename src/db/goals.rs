@@ -1,1 +1,145 @@
-//! placeholder
+//! SQL for goals.
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
+};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::Conn;
+use super::pagination::Page;
+use super::schema::goals;
+use crate::domain::GoalKind;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
+#[diesel(table_name = goals, check_for_backend(diesel::pg::Pg))]
+pub struct GoalRow {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub kind: GoalKind,
+    pub title: String,
+    pub description: Option<String>,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, diesel::prelude::Insertable)]
+#[diesel(table_name = goals)]
+pub struct NewGoal {
+    pub id: Uuid,
+    pub plan_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub kind: GoalKind,
+    pub title: String,
+    pub description: Option<String>,
+    pub position: i32,
+}
+
+#[derive(Debug, Default, Clone, diesel::prelude::AsChangeset)]
+#[diesel(table_name = goals)]
+pub struct GoalChanges {
+    pub parent_id: Option<Option<Uuid>>,
+    pub code: Option<Option<String>>,
+    pub kind: Option<GoalKind>,
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub position: Option<i32>,
+}
+
+#[derive(Debug, Default)]
+pub struct GoalFilter {
+    pub plan_id: Option<Uuid>,
+    pub parent_id: Option<Uuid>,
+    pub kind: Option<GoalKind>,
+}
+
+/// Sort key of the goal list: plan, position among siblings, id.
+pub type GoalKey = (Uuid, i32, Uuid);
+
+pub async fn insert(conn: &mut Conn, new: &NewGoal) -> ApiResult<GoalRow> {
+    super::plans::get(conn, new.plan_id)
+        .await
+        .map_err(|_| ApiError::field("plan_id", format!("plan {} does not exist", new.plan_id)))?;
+    Ok(diesel::insert_into(goals::table)
+        .values(new)
+        .returning(GoalRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn get(conn: &mut Conn, id: Uuid) -> ApiResult<GoalRow> {
+    goals::table
+        .find(id)
+        .select(GoalRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("goal", id))
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    filter: &GoalFilter,
+    page: &Page<GoalKey>,
+) -> ApiResult<Vec<GoalRow>> {
+    let mut query = goals::table.select(GoalRow::as_select()).into_boxed();
+    if let Some(plan) = filter.plan_id {
+        query = query.filter(goals::plan_id.eq(plan));
+    }
+    if let Some(parent) = filter.parent_id {
+        query = query.filter(goals::parent_id.eq(parent));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(goals::kind.eq(kind));
+    }
+    if let Some((plan, position, id)) = page.after {
+        query = query.filter(
+            goals::plan_id.gt(plan).or(goals::plan_id.eq(plan).and(
+                goals::position
+                    .gt(position)
+                    .or(goals::position.eq(position).and(goals::id.gt(id))),
+            )),
+        );
+    }
+    Ok(query
+        .order((goals::plan_id, goals::position, goals::id))
+        .limit(page.fetch())
+        .load(conn)
+        .await?)
+}
+
+/// Every goal of a plan, in tree order material (parent, position).
+pub async fn of_plan(conn: &mut Conn, plan_id: Uuid) -> ApiResult<Vec<GoalRow>> {
+    Ok(goals::table
+        .filter(goals::plan_id.eq(plan_id))
+        .select(GoalRow::as_select())
+        .order((goals::position, goals::id))
+        .load(conn)
+        .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: &GoalChanges,
+) -> ApiResult<GoalRow> {
+    if let Some(Some(parent)) = changes.parent_id
+        && super::would_cycle(conn, super::Tree::Goals, id, parent).await?
+    {
+        return Err(ApiError::field(
+            "parent_id",
+            "would make the goal its own ancestor",
+        ));
+    }
+    write_update(conn, id, expected_version, changes).await
+}
+
+super::versioned_writes!(goals, GoalRow, GoalChanges);

@@ -1,8 +1,8 @@
 //! Database access: the pool, migrations, and one module per resource with its SQL.
 
 pub mod activities;
-pub mod clients;
 pub mod actors;
+pub mod clients;
 pub mod follow_ups;
 pub mod goals;
 pub mod pagination;
@@ -62,7 +62,9 @@ pub fn maintenance_url(database_url: &str) -> anyhow::Result<(String, String)> {
     };
     let (server, name) = base
         .rsplit_once('/')
-        .filter(|(server, name)| server.contains("://") && !server.ends_with('/') && !name.is_empty())
+        .filter(|(server, name)| {
+            server.contains("://") && !server.ends_with('/') && !name.is_empty()
+        })
         .ok_or_else(|| anyhow::anyhow!("DATABASE_URL must name a database: {database_url}"))?;
     let mut url = format!("{server}/postgres");
     if let Some(query) = query {
@@ -81,12 +83,11 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bo
         #[diesel(sql_type = diesel::sql_types::Bool)]
         found: bool,
     }
-    let found: Found = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found",
-    )
-    .bind::<diesel::sql_types::Text, _>(&name)
-    .get_result(&mut conn)
-    .await?;
+    let found: Found =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
     if found.found {
         return Ok(false);
     }
@@ -111,7 +112,8 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
     let url = database_url.to_owned();
     // The migration harness is synchronous: it runs on a blocking thread through the wrapper.
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -124,7 +126,8 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
 pub async fn revert_all(database_url: &str) -> anyhow::Result<usize> {
     let url = database_url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
+        let mut conn =
+            <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
         let reverted = conn
             .revert_all_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
@@ -142,7 +145,12 @@ pub enum Tree {
 }
 
 /// Whether making `parent` the parent of `id` would put `id` among its own ancestors.
-pub async fn would_cycle(conn: &mut Conn, tree: Tree, id: uuid::Uuid, parent: uuid::Uuid) -> crate::error::ApiResult<bool> {
+pub async fn would_cycle(
+    conn: &mut Conn,
+    tree: Tree,
+    id: uuid::Uuid,
+    parent: uuid::Uuid,
+) -> crate::error::ApiResult<bool> {
     let table = match tree {
         Tree::Plans => "plans",
         Tree::Goals => "goals",
@@ -181,3 +189,72 @@ pub fn check_version(current: i32, expected: Option<i32>) -> crate::error::ApiRe
         _ => Ok(()),
     }
 }
+
+/// The `If-Match`-aware update and delete of a versioned table, the same for every resource:
+/// a write that matches no row answers 404 when the row is gone and 412 when its version moved.
+macro_rules! versioned_writes {
+    ($table:ident, $row:ty, $changes:ty) => {
+        async fn write_update(
+            conn: &mut $crate::db::Conn,
+            id: uuid::Uuid,
+            expected_version: Option<i32>,
+            changes: &$changes,
+        ) -> $crate::error::ApiResult<$row> {
+            use diesel::{
+                BoolExpressionMethods, ExpressionMethods, IntoSql, OptionalExtension, QueryDsl,
+                SelectableHelper,
+            };
+            use diesel_async::RunQueryDsl;
+            let target = $table::table.filter($table::id.eq(id)).filter(
+                $table::version
+                    .eq(expected_version.unwrap_or(0))
+                    .or(expected_version
+                        .is_none()
+                        .into_sql::<diesel::sql_types::Bool>()),
+            );
+            let updated = diesel::update(target)
+                .set(changes)
+                .returning(<$row>::as_returning())
+                .get_result(conn)
+                .await
+                .optional();
+            match updated {
+                Ok(Some(row)) => Ok(row),
+                Ok(None) => Err($crate::db::missing_or_stale(
+                    get(conn, id).await.map(|_| ()),
+                )),
+                // An empty change set: answer the current row, still honouring If-Match.
+                Err(diesel::result::Error::QueryBuilderError(_)) => {
+                    let row = get(conn, id).await?;
+                    $crate::db::check_version(row.version, expected_version)?;
+                    Ok(row)
+                }
+                Err(err) => Err(err.into()),
+            }
+        }
+
+        pub async fn delete(
+            conn: &mut $crate::db::Conn,
+            id: uuid::Uuid,
+            expected_version: Option<i32>,
+        ) -> $crate::error::ApiResult<()> {
+            use diesel::{BoolExpressionMethods, ExpressionMethods, IntoSql, QueryDsl};
+            use diesel_async::RunQueryDsl;
+            let target = $table::table.filter($table::id.eq(id)).filter(
+                $table::version
+                    .eq(expected_version.unwrap_or(0))
+                    .or(expected_version
+                        .is_none()
+                        .into_sql::<diesel::sql_types::Bool>()),
+            );
+            if diesel::delete(target).execute(conn).await? == 1 {
+                Ok(())
+            } else {
+                Err($crate::db::missing_or_stale(
+                    get(conn, id).await.map(|_| ()),
+                ))
+            }
+        }
+    };
+}
+pub(crate) use versioned_writes;

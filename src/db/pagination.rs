@@ -20,7 +20,10 @@ impl<K: DeserializeOwned> Page<K> {
     pub fn new(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<Self> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(ApiError::field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let after = cursor.map(decode_cursor).transpose()?;
         Ok(Page { limit, after })
@@ -45,7 +48,11 @@ pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> ApiResult<K> {
 }
 
 /// Cuts the extra row off and turns the last row's key into the next cursor.
-pub fn finish<R, K: Serialize>(mut rows: Vec<R>, page_limit: i64, key: impl Fn(&R) -> K) -> (Vec<R>, Option<String>) {
+pub fn finish<R, K: Serialize>(
+    mut rows: Vec<R>,
+    page_limit: i64,
+    key: impl Fn(&R) -> K,
+) -> (Vec<R>, Option<String>) {
     let limit = usize::try_from(page_limit).unwrap_or(usize::MAX);
     if rows.len() > limit {
         rows.truncate(limit);

@@ -1,7 +1,9 @@
 //! SQL for plans.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::{BoolExpressionMethods, ExpressionMethods, IntoSql, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel::{
+    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
+};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -90,11 +92,22 @@ pub async fn get(conn: &mut Conn, id: Uuid) -> ApiResult<PlanRow> {
 }
 
 async fn ensure_exists(conn: &mut Conn, id: Uuid, field: &str) -> ApiResult<()> {
-    let found: Option<Uuid> = plans::table.find(id).select(plans::id).first(conn).await.optional()?;
-    found.map(|_| ()).ok_or_else(|| ApiError::field(field, format!("plan {id} does not exist")))
+    let found: Option<Uuid> = plans::table
+        .find(id)
+        .select(plans::id)
+        .first(conn)
+        .await
+        .optional()?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| ApiError::field(field, format!("plan {id} does not exist")))
 }
 
-pub async fn list(conn: &mut Conn, filter: &PlanFilter, page: &Page<PlanKey>) -> ApiResult<Vec<PlanRow>> {
+pub async fn list(
+    conn: &mut Conn,
+    filter: &PlanFilter,
+    page: &Page<PlanKey>,
+) -> ApiResult<Vec<PlanRow>> {
     let mut query = plans::table.select(PlanRow::as_select()).into_boxed();
     if let Some(parent) = filter.parent_id {
         query = query.filter(plans::parent_id.eq(parent));
@@ -128,39 +141,13 @@ pub async fn update(
     if let Some(Some(parent)) = changes.parent_id {
         ensure_exists(conn, parent, "parent_id").await?;
         if super::would_cycle(conn, super::Tree::Plans, id, parent).await? {
-            return Err(ApiError::field("parent_id", "would make the plan its own ancestor"));
+            return Err(ApiError::field(
+                "parent_id",
+                "would make the plan its own ancestor",
+            ));
         }
     }
-    let target = plans::table
-        .filter(plans::id.eq(id))
-        .filter(plans::version.eq(expected_version.unwrap_or(0)).or(expected_version.is_none().into_sql::<diesel::sql_types::Bool>()));
-    let updated = diesel::update(target)
-        .set(changes)
-        .returning(PlanRow::as_returning())
-        .get_result(conn)
-        .await
-        .optional();
-    match updated {
-        Ok(Some(row)) => Ok(row),
-        Ok(None) => Err(super::missing_or_stale(get(conn, id).await.map(|_| ()))),
-        Err(diesel::result::Error::QueryBuilderError(_)) => {
-            // Nothing to change: answer the current row, still honouring If-Match.
-            let row = get(conn, id).await?;
-            super::check_version(row.version, expected_version)?;
-            Ok(row)
-        }
-        Err(err) => Err(err.into()),
-    }
+    write_update(conn, id, expected_version, changes).await
 }
 
-pub async fn delete(conn: &mut Conn, id: Uuid, expected_version: Option<i32>) -> ApiResult<()> {
-    let target = plans::table
-        .filter(plans::id.eq(id))
-        .filter(plans::version.eq(expected_version.unwrap_or(0)).or(expected_version.is_none().into_sql::<diesel::sql_types::Bool>()));
-    let deleted = diesel::delete(target).execute(conn).await?;
-    if deleted == 1 {
-        Ok(())
-    } else {
-        Err(super::missing_or_stale(get(conn, id).await.map(|_| ())))
-    }
-}
+super::versioned_writes!(plans, PlanRow, PlanChanges);

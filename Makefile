@@ -1,0 +1,37 @@
+# The two commands of README.md, and the tools around them.
+SHELL := /bin/bash
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
+export BIND_ADDR ?= 127.0.0.1:8080
+
+.PHONY: run test db build openapi check-seeds
+
+## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
+run: db build
+	./target/debug/kulturplan migrate
+	./target/debug/kulturplan seed
+	@echo
+	@echo "Docs:  http://$(BIND_ADDR)/docs/"
+	@echo "Token (all scopes, 12 h):"
+	@./target/debug/kulturplan token --scope admin --scope read --scope plans:write --scope follow_ups:write --ttl 12h --subject developer
+	@echo
+	./target/debug/kulturplan serve
+
+## test: ensure PostgreSQL, then formatting, lints and every test
+test: db
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test --all-targets
+	python3 tools/check_seeds.py
+
+db:
+	@scripts/ensure-postgres.sh
+
+build:
+	cargo build
+
+## openapi: regenerate the committed OpenAPI document
+openapi:
+	cargo run -q -- openapi > openapi/openapi.json
+
+check-seeds:
+	python3 tools/check_seeds.py
