@@ -186,3 +186,53 @@ impl FromRequest for Auth {
         })
     }
 }
+
+/// Random bytes in a client secret (256 bits).
+const CLIENT_SECRET_BYTES: usize = 32;
+
+/// A new client secret: 32 random bytes, URL-safe base64 without padding.
+pub fn new_client_secret() -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; CLIENT_SECRET_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The argon2id PHC string of a client secret. CPU work: call it off the async workers.
+pub fn hash_client_secret(secret: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::PasswordHasher as _;
+    argon2::Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the client secret failed: {e}"))
+}
+
+/// Whether `secret` matches the stored hash. Without a hash (no such client) it still does the
+/// same work against a dummy hash, so an unknown client and a wrong secret take the same time.
+/// CPU work: call it off the async workers.
+pub fn verify_client_secret(secret: &str, hash: Option<&str>) -> bool {
+    use argon2::password_hash::PasswordVerifier as _;
+    use argon2::password_hash::phc::PasswordHash;
+    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_client_secret("no such client").ok());
+    let Some(stored) = hash.or(dummy.as_deref()) else {
+        return false;
+    };
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let matches = argon2::Argon2::default()
+        .verify_password(secret.as_bytes(), &parsed)
+        .is_ok();
+    matches && hash.is_some()
+}
+
+/// The subject of tokens issued to a client: `client:<name>`, or `client:<id>` when the name is
+/// too long to be recorded as a follow-up's reporter.
+pub fn client_subject(id: Uuid, name: &str) -> String {
+    if name.chars().count() <= 190 {
+        format!("client:{name}")
+    } else {
+        format!("client:{id}")
+    }
+}

@@ -53,6 +53,33 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Manage integration clients (service accounts that get tokens with client credentials).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Create a client and print its id and secret (the secret is shown only now).
+    Create {
+        /// A name people recognise, e.g. "Askersunds kommun uppföljning".
+        #[arg(long)]
+        name: String,
+        /// A scope: read, plans:write, follow_ups:write, admin (repeatable).
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Bind the client to an actor (follow-up writes only for that actor's activities).
+        #[arg(long)]
+        actor: Option<Uuid>,
+    },
+    /// List every client, revoked ones included.
+    List,
+    /// Revoke a client: its secret and tokens stop working at once.
+    Revoke { id: Uuid },
+    /// Give a client a new secret and print it (the old one stops working).
+    Rotate { id: Uuid },
 }
 
 fn parse_ttl(raw: &str) -> Result<Duration, String> {
@@ -111,6 +138,12 @@ async fn main() -> anyhow::Result<()> {
             let token = JwtKeys::new(&config).issue(&subject, &scopes, actor, None, ttl)?;
             println!("{token}");
         }
+        Command::Clients { command } => {
+            let config = Config::from_env()?;
+            init_tracing(Some(&config));
+            prepare_database(&config).await?;
+            clients(&config, command).await?;
+        }
         Command::Migrate => {
             let config = Config::from_env()?;
             init_tracing(Some(&config));
@@ -138,6 +171,94 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `clients` subcommands, through the same database functions as `/api/v1/clients`.
+async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
+    use diesel_async::AsyncConnection as _;
+    use kulturplan::auth::{hash_client_secret, new_client_secret};
+    use kulturplan::db::clients as db;
+    let mut conn = diesel_async::AsyncPgConnection::establish(&config.database_url).await?;
+    let secret_and_hash = || -> anyhow::Result<(String, String)> {
+        let secret = new_client_secret()?;
+        let hash = hash_client_secret(&secret)?;
+        Ok((secret, hash))
+    };
+    match command {
+        ClientsCommand::Create {
+            name,
+            scopes,
+            actor,
+        } => {
+            let scopes: Vec<Scope> = parse_scopes(&scopes.join(" "))
+                .map_err(anyhow::Error::msg)?
+                .into_iter()
+                .collect();
+            kulturplan::api::clients::check_new_client(&name, &scopes)?;
+            let (secret, secret_hash) = tokio::task::spawn_blocking(secret_and_hash).await??;
+            let new = db::NewClient {
+                id: Uuid::new_v4(),
+                name,
+                secret_hash,
+                scopes,
+                actor_id: actor,
+            };
+            let row = db::insert(&mut conn, &new).await?;
+            print_secret(&row, &secret);
+        }
+        ClientsCommand::List => {
+            let mut after = None;
+            println!("client_id\tname\tscopes\tactor_id\tcreated_at\trevoked_at");
+            loop {
+                let page = kulturplan::db::pagination::Page {
+                    limit: kulturplan::db::pagination::MAX_LIMIT,
+                    after,
+                };
+                let rows = db::list(&mut conn, &page).await?;
+                for row in &rows {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        row.id,
+                        row.name,
+                        row.scopes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        row.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+                        row.created_at.to_rfc3339(),
+                        row.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    );
+                }
+                match rows.last() {
+                    Some(last) if i64::try_from(rows.len()).is_ok_and(|n| n == page.fetch()) => {
+                        after = Some((last.created_at, last.id));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        ClientsCommand::Revoke { id } => {
+            let row = db::revoke(&mut conn, id).await?;
+            println!(
+                "revoked client {} ({}); its tokens no longer work",
+                row.id, row.name
+            );
+        }
+        ClientsCommand::Rotate { id } => {
+            let (secret, secret_hash) = tokio::task::spawn_blocking(secret_and_hash).await??;
+            let row = db::set_secret(&mut conn, id, &secret_hash).await?;
+            print_secret(&row, &secret);
+        }
+    }
+    Ok(())
+}
+
+fn print_secret(row: &kulturplan::db::clients::ClientRow, secret: &str) {
+    println!("client_id:     {}", row.id);
+    println!("client_secret: {secret}");
+    println!("name:          {}", row.name);
+    eprintln!("The secret is shown only now: store it safely. Tokens: POST /api/v1/auth/token");
 }
 
 async fn prepare_database(config: &Config) -> anyhow::Result<()> {

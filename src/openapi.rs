@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
         (name = "activities", description = "Activities and the actors that run and join them"),
         (name = "actors", description = "Municipalities, the region and its units, institutions, networks, persons"),
         (name = "follow-ups", description = "The yearly follow-up of every activity"),
+        (name = "auth", description = "Tokens for integration clients (OAuth 2.0 client credentials)"),
+        (name = "clients", description = "Integration clients: service accounts with hashed secrets, scopes and an optional actor binding"),
         (name = "health", description = "Probes for orchestrators"),
     )
 )]
@@ -31,6 +33,17 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .description(Some(
                         "HS256 JWT from `POST /api/v1/auth/token` or `kulturplan token`; scopes in the `scope` claim",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "An integration client's `client_id` and `client_secret`, for `POST /api/v1/auth/token` only",
                     ))
                     .build(),
             ),

@@ -2,10 +2,12 @@
 
 pub mod activities;
 pub mod actors;
+pub mod clients;
 pub mod follow_ups;
 pub mod goals;
 pub mod health;
 pub mod plans;
+pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse};

@@ -356,3 +356,72 @@ pub fn fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+impl TestApp {
+    /// Creates an integration client through the API; returns its id and secret.
+    pub async fn create_client(&self, scopes: &[&str], actor_id: Option<&str>) -> (String, String) {
+        let client = json_ok(
+            self.post(
+                "/api/v1/clients",
+                &serde_json::json!({"name": "Integrationsskript", "scopes": scopes, "actor_id": actor_id}),
+            )
+            .send()
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        (
+            client["client_id"].as_str().expect("client_id").to_owned(),
+            client["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
+        )
+    }
+
+    /// POSTs a form to the token endpoint.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.http
+            .post(self.url("/api/v1/auth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("token request sent")
+    }
+
+    /// A token for a client through the client-credentials grant.
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+            .await;
+        let body = json_ok(Ok(response), StatusCode::OK).await;
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -4,6 +4,7 @@ mod helpers;
 
 mod activities;
 mod auth;
+mod clients;
 mod crud;
 mod errors;
 mod migrations;

@@ -1,0 +1,345 @@
+//! `POST /api/v1/auth/token`: the OAuth 2.0 client-credentials grant (RFC 6749 §4.4) for
+//! integration clients. Errors here are OAuth's JSON (§5.2), not problem documents, because that is
+//! what OAuth client libraries parse.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{client_subject, parse_scopes, scope_string, verify_client_secret};
+use crate::domain::Scope;
+use crate::error::{ApiError, Problem};
+
+/// Largest token request body: a few short parameters.
+const TOKEN_BODY_LIMIT: usize = 8 * 1024;
+const GRANT_TYPE: &str = "client_credentials";
+
+/// The form fields of a token request (`application/x-www-form-urlencoded`). Client credentials go
+/// either here (`client_id`, `client_secret`) or in an HTTP Basic `Authorization` header.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "grant_type": "client_credentials", "scope": "follow_ups:write",
+    "client_id": "5b0c2f7e-8d7a-4a0e-9d1f-2a6c3e4b5d60", "client_secret": "q2H0b7yXo3mW0x3Vb4sQ9dK1nR8tU6eZ5aC2fG7hJ4k"
+}))]
+pub struct TokenRequest {
+    /// Always `client_credentials`.
+    pub grant_type: String,
+    /// Space-separated scopes, narrowing the client's own; all of the client's scopes when absent.
+    pub scope: Option<String>,
+    /// When not sent as HTTP Basic.
+    pub client_id: Option<Uuid>,
+    /// When not sent as HTTP Basic.
+    pub client_secret: Option<String>,
+}
+
+/// A bearer token (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9…", "token_type": "Bearer",
+    "expires_in": 900, "scope": "follow_ups:write read"
+}))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+}
+
+/// The error codes of RFC 6749 §5.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+}
+
+/// An OAuth error response (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": "invalid_client", "error_description": "client authentication failed"}))]
+pub struct TokenError {
+    pub error: TokenErrorCode,
+    pub error_description: String,
+}
+
+/// Why a token request was refused: an OAuth error, or a failure of the service itself.
+#[derive(Debug)]
+enum Refusal {
+    OAuth(TokenErrorCode, String),
+    Api(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(err: ApiError) -> Self {
+        Refusal::Api(err)
+    }
+}
+
+fn refuse<T>(code: TokenErrorCode, description: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::OAuth(code, description.into()))
+}
+
+/// One answer for an unknown client, a revoked one and a wrong secret.
+const CLIENT_FAILED: &str = "client authentication failed";
+
+impl Refusal {
+    fn response(self) -> HttpResponse {
+        let (code, description) = match self {
+            Refusal::Api(err) => return err.error_response(),
+            Refusal::OAuth(code, description) => (code, description),
+        };
+        let mut response = if code == TokenErrorCode::InvalidClient {
+            let mut r = HttpResponse::build(StatusCode::UNAUTHORIZED);
+            r.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"kulturplan\""));
+            r
+        } else {
+            HttpResponse::build(StatusCode::BAD_REQUEST)
+        };
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(TokenError {
+                error: code,
+                error_description: description,
+            })
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one Basic credential part (RFC 6749 §2.3.1).
+fn form_decode(part: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(part.len());
+    let mut rest = part.bytes();
+    while let Some(b) = rest.next() {
+        match b {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = [rest.next()?, rest.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The client id and secret of an `Authorization: Basic` header; `None` without the header.
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, Refusal> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default();
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return refuse(TokenErrorCode::InvalidClient, "unsupported authentication");
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return refuse(
+            TokenErrorCode::InvalidClient,
+            "authenticate with HTTP Basic or client_id and client_secret",
+        );
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let parts = decoded.as_deref().and_then(|d| d.split_once(':'));
+    match parts.and_then(|(id, secret)| Some((form_decode(id)?, form_decode(secret)?))) {
+        Some(credentials) => Ok(Some(credentials)),
+        None => refuse(TokenErrorCode::InvalidClient, "malformed Basic credentials"),
+    }
+}
+
+/// The request's parameters; a repeated one is an error (RFC 6749 §3.2), an empty one is absent.
+fn parameters(body: &[u8]) -> Result<BTreeMap<String, String>, Refusal> {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
+        Ok(pairs) => pairs,
+        Err(_) => {
+            return refuse(
+                TokenErrorCode::InvalidRequest,
+                "the body is not form-encoded",
+            );
+        }
+    };
+    let mut map = BTreeMap::new();
+    for (name, value) in pairs {
+        if value.is_empty() {
+            continue;
+        }
+        if map.insert(name.clone(), value).is_some() {
+            return refuse(
+                TokenErrorCode::InvalidRequest,
+                format!("the parameter `{name}` is repeated"),
+            );
+        }
+    }
+    Ok(map)
+}
+
+async fn grant(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<TokenResponse, Refusal> {
+    let form_encoded = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_encoded {
+        return refuse(
+            TokenErrorCode::InvalidRequest,
+            "expected Content-Type: application/x-www-form-urlencoded",
+        );
+    }
+    let body = match payload.to_bytes_limited(TOKEN_BODY_LIMIT).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return refuse(TokenErrorCode::InvalidRequest, "the body could not be read"),
+        Err(_) => return refuse(TokenErrorCode::InvalidRequest, "the body is too large"),
+    };
+    let mut params = parameters(&body)?;
+    match params.get("grant_type").map(String::as_str) {
+        None => return refuse(TokenErrorCode::InvalidRequest, "grant_type is required"),
+        Some(GRANT_TYPE) => {}
+        Some(other) => {
+            return refuse(
+                TokenErrorCode::UnsupportedGrantType,
+                format!("grant_type `{other}` is not supported; use client_credentials"),
+            );
+        }
+    }
+    let form_id = params.remove("client_id");
+    let form_secret = params.remove("client_secret");
+    let (client_id, secret) = match (basic_credentials(req)?, form_id, form_secret) {
+        (Some(_), _, Some(_)) => {
+            return refuse(
+                TokenErrorCode::InvalidRequest,
+                "send the client credentials either as HTTP Basic or in the body, not both",
+            );
+        }
+        (Some((id, _)), Some(form_id), None) if id != form_id => {
+            return refuse(
+                TokenErrorCode::InvalidRequest,
+                "client_id differs from the Basic credentials",
+            );
+        }
+        (Some(credentials), _, None) => credentials,
+        (None, Some(id), Some(secret)) => (id, secret),
+        (None, _, _) => {
+            return refuse(
+                TokenErrorCode::InvalidClient,
+                "client authentication is required: HTTP Basic, or client_id and client_secret",
+            );
+        }
+    };
+    let id = Uuid::parse_str(&client_id).ok();
+    let found = match id {
+        Some(id) => {
+            let mut conn = state.pool.get().await.map_err(ApiError::from)?;
+            crate::db::clients::credentials(&mut conn, id).await?
+        }
+        None => None,
+    };
+    let (client, hash) = match found {
+        Some((client, hash)) => (Some(client), Some(hash)),
+        None => (None, None),
+    };
+    // argon2 is CPU work: off the async worker. An unknown client is checked against a dummy
+    // hash, so it takes as long as a wrong secret.
+    let matches = web::block(move || verify_client_secret(&secret, hash.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let client = match client {
+        Some(client) if matches && client.revoked_at.is_none() => client,
+        _ => {
+            tracing::info!(client_id = %client_id.chars().take(64).collect::<String>(), "token request refused: client authentication failed");
+            return refuse(TokenErrorCode::InvalidClient, CLIENT_FAILED);
+        }
+    };
+    let granted: BTreeSet<Scope> = client.scopes.iter().copied().collect();
+    let scopes = match params.get("scope") {
+        None => granted,
+        Some(raw) => {
+            let Ok(requested) = parse_scopes(raw) else {
+                return refuse(
+                    TokenErrorCode::InvalidScope,
+                    format!("unknown scope in `{raw}`"),
+                );
+            };
+            let admin = granted.contains(&Scope::Admin);
+            if let Some(missing) = requested.iter().find(|s| !admin && !granted.contains(s)) {
+                return refuse(
+                    TokenErrorCode::InvalidScope,
+                    format!("the client is not granted the `{missing}` scope"),
+                );
+            }
+            if requested.is_empty() {
+                granted
+            } else {
+                requested
+            }
+        }
+    };
+    let ttl = state.config.token_ttl;
+    let subject = client_subject(client.id, &client.name);
+    let access_token = state
+        .jwt
+        .issue(&subject, &scopes, client.actor_id, Some(client.id), ttl)
+        .map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        scope: scope_string(&scopes),
+    })
+}
+
+/// Get a bearer token with client credentials (OAuth 2.0, RFC 6749 §4.4).
+///
+/// Authenticate with HTTP Basic (`client_id:client_secret`) or with `client_id` and
+/// `client_secret` in the form. `scope` may narrow the client's scopes. The token carries the
+/// client's actor binding and stops working when the client is revoked.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A token", body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "`invalid_request`, `invalid_scope` or `unsupported_grant_type`", body = TokenError, content_type = "application/json"),
+        (status = 401, description = "`invalid_client`: unknown or revoked client, or wrong secret", body = TokenError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "Basic realm=\"kulturplan\""))),
+        (status = 503, description = "The database is not available", body = Problem, content_type = "application/problem+json"),
+    ),
+    security((), ("client_basic" = []))
+)]
+#[post("/auth/token")]
+pub async fn issue_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    match grant(&state, &req, payload).await {
+        Ok(token) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(token),
+        Err(refusal) => refusal.response(),
+    }
+}
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(issue_token);
+}
