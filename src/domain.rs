@@ -134,6 +134,24 @@ text_enum! {
     }
 }
 
+impl FollowUpStatus {
+    /// The status of a colour name as the plans' follow-up tables write it (blå/blått, röd/rött,
+    /// grön/grönt, gul/gult; any case), or of its API value.
+    pub fn from_api_or_colour(text: &str) -> Option<Self> {
+        let text = text.trim().to_lowercase();
+        if let Ok(status) = text.parse() {
+            return Some(status);
+        }
+        Some(match text.as_str() {
+            "blå" | "blått" => FollowUpStatus::Planned,
+            "röd" | "rött" => FollowUpStatus::Delayed,
+            "grön" | "grönt" => FollowUpStatus::Completed,
+            "gul" | "gult" => FollowUpStatus::Ongoing,
+            _ => return None,
+        })
+    }
+}
+
 text_enum! {
     /// What a token may do. `admin` may do everything.
     Scope {

@@ -83,6 +83,8 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+const CONCURRENT_CHANGE: &str = "a concurrent change conflicted with this one; retry";
+
 impl ApiError {
     pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
         ApiError::NotFound(format!("{what} {id} does not exist"))
@@ -94,6 +96,17 @@ impl ApiError {
 
     pub fn internal(err: impl std::fmt::Display) -> Self {
         ApiError::Internal(err.to_string())
+    }
+
+    /// A concurrent transaction got in the way (serialization failure, deadlock, a row deleted
+    /// mid-write): nothing was written and the same request may simply be retried.
+    pub fn concurrent_change() -> Self {
+        ApiError::Conflict(CONCURRENT_CHANGE.into())
+    }
+
+    /// Whether retrying the whole transaction may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::Conflict(message) if message == CONCURRENT_CHANGE)
     }
 
     fn slug_and_title(&self) -> (&'static str, &'static str) {
@@ -244,9 +257,11 @@ impl From<DieselError> for ApiError {
                         info.column_name().unwrap_or("field").to_owned(),
                         "must not be null",
                     ),
-                    DatabaseErrorKind::SerializationFailure => ApiError::Conflict(
-                        "a concurrent change conflicted with this one; retry".into(),
-                    ),
+                    DatabaseErrorKind::SerializationFailure => ApiError::concurrent_change(),
+                    // PostgreSQL broke a lock cycle by aborting this transaction.
+                    _ if info.message().contains("deadlock detected") => {
+                        ApiError::concurrent_change()
+                    }
                     DatabaseErrorKind::ClosedConnection => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
                     _ => ApiError::Internal(format!("database: {}", info.message())),

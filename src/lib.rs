@@ -42,12 +42,24 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::clients::routes(cfg);
 }
 
+/// The JSON extractor's configuration for a body limit: every failure becomes a problem document.
+/// The app uses `JSON_LIMIT`; routes that take larger bodies register their own.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, req| json_error(err, req, limit))
+}
+
 /// Every error actix's extractors raise becomes a problem document.
-fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &HttpRequest,
+    limit: usize,
+) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     let api = match &err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-            ApiError::PayloadTooLarge(format!("the body exceeds {JSON_LIMIT} bytes"))
+            ApiError::PayloadTooLarge(format!("the body exceeds {limit} bytes"))
         }
         E::ContentType => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
@@ -128,11 +140,7 @@ pub fn build_app(
 > {
     let (app, doc) = api_app_parts();
     app.app_data(state)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(JSON_LIMIT)
-                .error_handler(json_error),
-        )
+        .app_data(json_config(JSON_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(web::redirect("/docs", "/docs/"))

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{if_match, ok_with_etag, version_etag};
+use super::{ListResponse, if_match, ok_with_etag, version_etag};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::db::activities::ActivityRow;
-use crate::db::follow_ups::{self as db, FollowUpRow, HistoryRow, Outcome};
+use crate::db::activities::{ActivityDates, ActivityRow};
+use crate::db::follow_ups::{self as db, FollowUpFilter, FollowUpRow, HistoryRow, Outcome};
+use crate::db::pagination::{Page, finish};
 use crate::domain::{FollowUpStatus, MAX_YEAR, MIN_YEAR, Scope, status_warnings};
 use crate::error::{ApiError, ApiResult, Checks, Problem};
 
@@ -40,6 +41,17 @@ pub struct FollowUp {
 
 impl FollowUp {
     pub fn new(row: FollowUpRow, activity: &ActivityRow) -> Self {
+        Self::with_dates(
+            row,
+            ActivityDates {
+                start_year: activity.start_year,
+                end_year: activity.end_year,
+                recurrence: activity.recurrence,
+            },
+        )
+    }
+
+    pub fn with_dates(row: FollowUpRow, activity: ActivityDates) -> Self {
         let warnings = status_warnings(
             activity.start_year,
             activity.end_year,
@@ -126,6 +138,91 @@ pub async fn ensure_may_write(
         }
     }
     Ok(())
+}
+
+/// Of `activity_ids`, those an actor-bound token may not write follow-ups for (none when unbound).
+pub async fn refused_for_actor(
+    conn: &mut crate::db::Conn,
+    auth: &Auth,
+    activity_ids: &[Uuid],
+) -> ApiResult<std::collections::HashSet<Uuid>> {
+    match auth.actor_id {
+        Some(actor) => Ok(db::not_allowed_for_actor(conn, actor, activity_ids)
+            .await?
+            .into_iter()
+            .collect()),
+        None => Ok(std::collections::HashSet::new()),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListFollowUpsQuery {
+    /// Only activities of this plan.
+    pub plan_id: Option<Uuid>,
+    /// Only this year.
+    #[param(minimum = 1900, maximum = 2100)]
+    pub year: Option<i32>,
+    /// Only this status.
+    pub status: Option<FollowUpStatus>,
+    /// Only activities where this actor has a role.
+    pub actor_id: Option<Uuid>,
+    /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List follow-ups across activities, by year and activity.
+#[utoipa::path(
+    tag = "follow-ups",
+    params(ListFollowUpsQuery),
+    responses(
+        (status = 200, description = "A page of follow-ups", body = ListResponse<FollowUp>),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid year, limit or cursor", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = ["read"]))
+)]
+#[get("")]
+pub async fn list_follow_ups(
+    auth: Auth,
+    state: web::Data<AppState>,
+    query: web::Query<ListFollowUpsQuery>,
+) -> ApiResult<HttpResponse> {
+    auth.require(Scope::Read)?;
+    let query = query.into_inner();
+    let mut c = Checks::default();
+    c.year("year", query.year);
+    c.finish()?;
+    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let filter = FollowUpFilter {
+        plan_id: query.plan_id,
+        year: query.year,
+        status: query.status,
+        actor_id: query.actor_id,
+    };
+    let mut conn = state.pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &page).await?;
+    let (rows, next_cursor) = finish(rows, page.limit, |(r, ..)| (r.year, r.activity_id));
+    let items = rows
+        .into_iter()
+        .map(|(row, start_year, end_year, recurrence)| {
+            FollowUp::with_dates(
+                row,
+                ActivityDates {
+                    start_year,
+                    end_year,
+                    recurrence,
+                },
+            )
+        })
+        .collect::<Vec<_>>();
+    Ok(HttpResponse::Ok().json(ListResponse { items, next_cursor }))
 }
 
 /// Every follow-up of an activity, by year.
@@ -335,5 +432,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_follow_up)
         .service(put_follow_up)
         .service(delete_follow_up)
-        .service(get_follow_up_history);
+        .service(get_follow_up_history)
+        // Batches and CSV files are larger than the app's JSON limit allows.
+        .service(
+            utoipa_actix_web::scope::scope("/follow-ups")
+                .app_data(crate::json_config(super::follow_up_batches::BODY_LIMIT))
+                .service(list_follow_ups)
+                .service(super::follow_up_batches::post_follow_up_batch)
+                .service(super::follow_up_batches::import_follow_ups),
+        );
 }

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod actors;
 pub mod clients;
+pub mod follow_up_batches;
 pub mod follow_ups;
 pub mod goals;
 pub mod health;

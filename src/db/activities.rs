@@ -350,3 +350,28 @@ pub async fn replace_actors(
 }
 
 super::versioned_writes!(activities, ActivityRow, ActivityChanges);
+
+/// What a follow-up's status is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::prelude::Queryable)]
+pub struct ActivityDates {
+    pub start_year: Option<i32>,
+    pub end_year: Option<i32>,
+    pub recurrence: Recurrence,
+}
+
+/// The dates of those of `ids` that exist, in one query.
+pub async fn dates(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, ActivityDates>> {
+    let rows: Vec<(Uuid, ActivityDates)> = activities::table
+        .filter(activities::id.eq_any(ids))
+        .select((
+            activities::id,
+            (
+                activities::start_year,
+                activities::end_year,
+                activities::recurrence,
+            ),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -247,3 +247,261 @@ pub async fn not_allowed_for_actor(
         .copied()
         .collect())
 }
+
+/// One validated follow-up of a batch or CSV import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    pub activity_id: Uuid,
+    pub year: i32,
+    pub status: FollowUpStatus,
+    pub comment: Option<String>,
+}
+
+/// What a batch did (or, in a dry run, would do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A batch as the columns `unnest` takes, in key order: every statement visits (and locks) rows
+/// in the same order, so overlapping batches wait for each other instead of deadlocking.
+struct Columns<'a> {
+    activity_ids: Vec<Uuid>,
+    years: Vec<i32>,
+    statuses: Vec<FollowUpStatus>,
+    comments: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(items: &'a [BatchItem]) -> Self {
+        let mut sorted: Vec<&BatchItem> = items.iter().collect();
+        sorted.sort_by_key(|item| (item.activity_id, item.year));
+        Columns {
+            activity_ids: sorted.iter().map(|i| i.activity_id).collect(),
+            years: sorted.iter().map(|i| i.year).collect(),
+            statuses: sorted.iter().map(|i| i.status).collect(),
+            comments: sorted.iter().map(|i| i.comment.as_deref()).collect(),
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.activity_ids.len() as u64
+    }
+}
+
+#[derive(diesel::prelude::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// The batch's items as a relation `input(activity_id, year, status, comment)`.
+const INPUT: &str = "input AS (SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::text[]) \
+                     WITH ORDINALITY AS i(activity_id, year, status, comment, n))";
+
+/// The snapshot a history entry keeps, built from a row's columns (the shape of `Snapshot`).
+fn snapshot_sql(prefix: &str) -> String {
+    format!(
+        "jsonb_build_object('status', {prefix}status, 'comment', {prefix}comment, \
+         'reported_by', {prefix}reported_by, 'version', {prefix}version)"
+    )
+}
+
+/// Binds the four columns as `$1`–`$4`.
+macro_rules! bind_columns {
+    ($query:expr, $columns:expr) => {
+        $query
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&$columns.activity_ids)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(&$columns.years)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&$columns.statuses)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>, _>(
+                &$columns.comments,
+            )
+    };
+}
+
+/// What a batch would do, without writing or locking anything (the dry run).
+pub async fn classify_batch(conn: &mut Conn, items: &[BatchItem]) -> ApiResult<BatchCounts> {
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Classified {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        created: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        updated: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        unchanged: i64,
+    }
+    let columns = Columns::of(items);
+    let classified: Classified = bind_columns!(
+        diesel::sql_query(format!(
+            "WITH {INPUT} \
+             SELECT count(*) FILTER (WHERE f.id IS NULL) AS created, \
+                    count(*) FILTER (WHERE f.id IS NOT NULL \
+                        AND (f.status, f.comment) IS DISTINCT FROM (i.status, i.comment)) AS updated, \
+                    count(*) FILTER (WHERE f.id IS NOT NULL \
+                        AND (f.status, f.comment) IS NOT DISTINCT FROM (i.status, i.comment)) AS unchanged \
+             FROM input i LEFT JOIN follow_ups f ON f.activity_id = i.activity_id AND f.year = i.year"
+        )),
+        columns
+    )
+    .get_result(conn)
+    .await?;
+    Ok(BatchCounts {
+        created: count(classified.created),
+        updated: count(classified.updated),
+        unchanged: count(classified.unchanged),
+    })
+}
+
+/// Writes a validated batch with set-based statements, recording every change in the history
+/// like `upsert` does. Run inside a transaction; items must have distinct (activity, year) keys.
+///
+/// 1. insert the new keys (`ON CONFLICT DO NOTHING`: a key a concurrent batch is inserting waits
+///    for it, then counts as existing), with their history entries;
+/// 2. lock every key's row in key order, so the before-images read next are the latest;
+/// 3. update the rows whose status or comment differ, with their history entries.
+pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiResult<BatchCounts> {
+    let columns = Columns::of(items);
+    let created: Count = bind_columns!(
+        diesel::sql_query(format!(
+            "WITH {INPUT}, inserted AS ( \
+                 INSERT INTO follow_ups (id, activity_id, year, status, comment, reported_by) \
+                 SELECT gen_random_uuid(), activity_id, year, status, comment, $5 FROM input ORDER BY n \
+                 ON CONFLICT (activity_id, year) DO NOTHING \
+                 RETURNING activity_id, year, status, comment, reported_by, version \
+             ), recorded AS ( \
+                 INSERT INTO follow_up_history (activity_id, year, changed_by, before, after) \
+                 SELECT activity_id, year, $5, NULL, {after} FROM inserted \
+             ) \
+             SELECT count(*) AS n FROM inserted",
+            after = snapshot_sql("")
+        )),
+        columns
+    )
+    .bind::<diesel::sql_types::Text, _>(by)
+    .get_result(conn)
+    .await?;
+
+    let locked: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM ( \
+             SELECT 1 FROM follow_ups f \
+             JOIN unnest($1::uuid[], $2::int4[]) AS i(activity_id, year) \
+               ON f.activity_id = i.activity_id AND f.year = i.year \
+             ORDER BY f.activity_id, f.year \
+             FOR NO KEY UPDATE OF f \
+         ) locked",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&columns.activity_ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(&columns.years)
+    .get_result(conn)
+    .await?;
+    if count(locked.n) != columns.len() {
+        // A follow-up was deleted between the insert and the lock: the batch starts over.
+        return Err(ApiError::concurrent_change());
+    }
+
+    let updated: Count = bind_columns!(
+        diesel::sql_query(format!(
+            "WITH {INPUT}, updated AS ( \
+                 UPDATE follow_ups f \
+                 SET status = i.status, comment = i.comment, reported_by = $5, reported_at = now() \
+                 FROM input i, follow_ups o \
+                 WHERE f.activity_id = i.activity_id AND f.year = i.year AND o.id = f.id \
+                   AND (o.status, o.comment) IS DISTINCT FROM (i.status, i.comment) \
+                 RETURNING f.activity_id, f.year, {before} AS before, {after} AS after \
+             ), recorded AS ( \
+                 INSERT INTO follow_up_history (activity_id, year, changed_by, before, after) \
+                 SELECT activity_id, year, $5, before, after FROM updated \
+             ) \
+             SELECT count(*) AS n FROM updated",
+            before = snapshot_sql("o."),
+            after = snapshot_sql("f.")
+        )),
+        columns
+    )
+    .bind::<diesel::sql_types::Text, _>(by)
+    .get_result(conn)
+    .await?;
+
+    let created = count(created.n);
+    let updated = count(updated.n);
+    Ok(BatchCounts {
+        created,
+        updated,
+        unchanged: columns.len().saturating_sub(created + updated),
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct FollowUpFilter {
+    pub plan_id: Option<Uuid>,
+    pub year: Option<i32>,
+    pub status: Option<FollowUpStatus>,
+    /// Activities where this actor has a role.
+    pub actor_id: Option<Uuid>,
+}
+
+/// Sort key of the follow-up list: year, then activity.
+pub type FollowUpKey = (i32, Uuid);
+
+/// A follow-up with the activity dates its warnings are judged against.
+pub type FollowUpWithDates = (
+    FollowUpRow,
+    Option<i32>,
+    Option<i32>,
+    crate::domain::Recurrence,
+);
+
+pub async fn list(
+    conn: &mut Conn,
+    filter: &FollowUpFilter,
+    page: &super::pagination::Page<FollowUpKey>,
+) -> ApiResult<Vec<FollowUpWithDates>> {
+    use super::schema::{activities, activity_actors};
+    use diesel::BoolExpressionMethods;
+    let mut query = follow_ups::table
+        .inner_join(activities::table)
+        .select((
+            FollowUpRow::as_select(),
+            activities::start_year,
+            activities::end_year,
+            activities::recurrence,
+        ))
+        .into_boxed();
+    if let Some(plan) = filter.plan_id {
+        query = query.filter(activities::plan_id.eq(plan));
+    }
+    if let Some(year) = filter.year {
+        query = query.filter(follow_ups::year.eq(year));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(follow_ups::status.eq(status));
+    }
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(
+            follow_ups::activity_id.eq_any(
+                activity_actors::table
+                    .filter(activity_actors::actor_id.eq(actor))
+                    .select(activity_actors::activity_id),
+            ),
+        );
+    }
+    if let Some((year, activity)) = page.after {
+        query = query.filter(
+            follow_ups::year.gt(year).or(follow_ups::year
+                .eq(year)
+                .and(follow_ups::activity_id.gt(activity))),
+        );
+    }
+    Ok(query
+        .order((follow_ups::year, follow_ups::activity_id))
+        .limit(page.fetch())
+        .load(conn)
+        .await?)
+}

@@ -5,6 +5,7 @@ pub mod actors;
 pub mod clients;
 pub mod follow_ups;
 pub mod goals;
+pub mod idempotency;
 pub mod pagination;
 pub mod plans;
 pub mod schema;

@@ -134,6 +134,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (owner, key) {
+        owner -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Int2>,
+        body -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     seed_rows (entity, id) {
         entity -> Text,
         id -> Uuid,
@@ -165,5 +176,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     follow_ups,
     follow_up_history,
     api_clients,
+    idempotency_keys,
     seed_rows,
 );

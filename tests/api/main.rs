@@ -7,5 +7,6 @@ mod auth;
 mod clients;
 mod crud;
 mod errors;
+mod follow_ups;
 mod migrations;
 mod openapi;
