@@ -187,6 +187,21 @@ impl FromRequest for Auth {
     }
 }
 
+/// Runs argon2 work (hashing or verifying a client secret) on the blocking pool, at most one per
+/// core at a time: each run holds a core and ~19 MiB for tens of milliseconds, so a burst of token
+/// requests queues here instead of exhausting memory, and never stalls the async workers.
+pub async fn run_hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ApiResult<T> {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = slots.acquire().await.map_err(ApiError::internal)?;
+    web::block(work).await.map_err(ApiError::internal)
+}
+
 /// Random bytes in a client secret (256 bits).
 const CLIENT_SECRET_BYTES: usize = 32;
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{ListResponse, created, ok_with_etag};
 use crate::AppState;
-use crate::auth::{Auth, hash_client_secret, new_client_secret};
+use crate::auth::{Auth, hash_client_secret, new_client_secret, run_hashing};
 use crate::db::clients::{self as db, ClientRow, NewClient};
 use crate::db::pagination::{Page, finish};
 use crate::domain::Scope;
@@ -119,15 +119,14 @@ pub fn check_new_client(name: &str, scopes: &[Scope]) -> ApiResult<()> {
     c.finish()
 }
 
-/// A new secret and its hash; hashing is CPU work and runs on the blocking pool.
+/// A new secret and its hash; hashing is CPU work and runs off the async workers.
 async fn fresh_secret() -> ApiResult<(String, String)> {
-    web::block(|| -> anyhow::Result<(String, String)> {
+    run_hashing(|| -> anyhow::Result<(String, String)> {
         let secret = new_client_secret()?;
         let hash = hash_client_secret(&secret)?;
         Ok((secret, hash))
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)
 }
 

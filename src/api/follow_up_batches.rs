@@ -3,6 +3,7 @@
 //! `Idempotency-Key` retries.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -132,6 +133,8 @@ struct Candidate {
     year: Result<i64, String>,
     status: Result<FollowUpStatus, String>,
     comment: Result<Option<String>, String>,
+    /// A CSV row with a value outside the header's columns (an unquoted separator, most likely).
+    stray: Option<String>,
 }
 
 const REQUIRED: &str = "is required";
@@ -156,6 +159,7 @@ impl Candidate {
                 }),
             },
             comment: Ok(item.comment),
+            stray: None,
         }
     }
 }
@@ -182,6 +186,9 @@ async fn validate(
     let mut errors = Vec::new();
     let mut seen: HashMap<(Uuid, i64), At> = HashMap::new();
     for c in &candidates {
+        if let Some(message) = &c.stray {
+            errors.push(c.at.error("row", message));
+        }
         if let Err(message) = &c.activity_id {
             errors.push(c.at.error("activity_id", message));
         }
@@ -205,17 +212,19 @@ async fn validate(
             }
             Ok(_) => {}
         }
-        if let (Ok(id), Ok(year)) = (&c.activity_id, &c.year)
-            && let Some(first) = seen.insert((*id, *year), c.at)
-        {
-            seen.insert((*id, *year), first);
-            errors.push(c.at.error(
-                "activity_id",
-                format!(
-                    "activity {id} and year {year} already appear in {}",
-                    first.describe()
-                ),
-            ));
+        if let (Ok(id), Ok(year)) = (&c.activity_id, &c.year) {
+            match seen.entry((*id, *year)) {
+                Entry::Vacant(entry) => {
+                    entry.insert(c.at);
+                }
+                Entry::Occupied(first) => errors.push(c.at.error(
+                    "activity_id",
+                    format!(
+                        "activity {id} and year {year} already appear in {}",
+                        first.get().describe()
+                    ),
+                )),
+            }
         }
     }
 
@@ -716,6 +725,17 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
                 })
             }),
             comment: cell("comment").map(|c| Some(c.to_owned()).filter(|c| !c.is_empty())),
+            stray: record
+                .iter()
+                .enumerate()
+                .find(|(i, value)| !value.is_empty() && !position.values().any(|p| p == i))
+                .map(|(_, value)| {
+                    format!(
+                        "has a value (`{}`) in a column the header does not name; quote a comment that contains `{}`",
+                        truncated(&String::from_utf8_lossy(value)),
+                        char::from(delimiter)
+                    )
+                }),
         });
     }
     Ok(candidates)

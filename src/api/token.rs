@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{client_subject, parse_scopes, scope_string, verify_client_secret};
+use crate::auth::{client_subject, parse_scopes, run_hashing, scope_string, verify_client_secret};
 use crate::domain::Scope;
 use crate::error::{ApiError, Problem};
 
@@ -261,9 +261,7 @@ async fn grant(
     };
     // argon2 is CPU work: off the async worker. An unknown client is checked against a dummy
     // hash, so it takes as long as a wrong secret.
-    let matches = web::block(move || verify_client_secret(&secret, hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = run_hashing(move || verify_client_secret(&secret, hash.as_deref())).await?;
     let client = match client {
         Some(client) if matches && client.revoked_at.is_none() => client,
         _ => {

@@ -501,7 +501,8 @@ async fn csv_errors_name_their_rows_and_nothing_is_written() {
          {1};2024;gul;\n\
          {0};2025;gul;samma nyckel som rad 2\n\
          0b6f2c1e-3d4a-4b5c-8d9e-0f1a2b3c4d5e;2025;gul;\n\
-         {1};2026;;\n",
+         {1};2026;;\n\
+         {1};2028;gul;Klart; se rapporten\n",
         ids[0], ids[1]
     )
     .into_bytes();
@@ -521,7 +522,8 @@ async fn csv_errors_name_their_rows_and_nothing_is_written() {
             (7, "activity_id".to_owned()),
             (8, "activity_id".to_owned()),
             (9, "status".to_owned()),
-            (10, "comment".to_owned()),
+            (10, "row".to_owned()),
+            (11, "comment".to_owned()),
         ]
     );
     assert!(p["errors"][0].get("index").is_none());
