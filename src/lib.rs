@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod seed;
 
@@ -29,6 +30,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Config,
     pub jwt: JwtKeys,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 /// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
@@ -106,6 +108,7 @@ pub fn api_app_parts() -> (
         .openapi(openapi::ApiDoc::openapi())
         .service(api::health::live)
         .service(api::health::ready)
+        .service(api::health::metrics)
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -150,8 +153,14 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
 
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let pool = db::pool(&config)?;
+        let metrics = std::sync::Arc::new(metrics::Metrics::new());
+        let pool = db::pool(&config, &metrics)?;
         let jwt = JwtKeys::new(&config);
-        Ok(AppState { pool, config, jwt })
+        Ok(AppState {
+            pool,
+            config,
+            jwt,
+            metrics,
+        })
     }
 }

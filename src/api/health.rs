@@ -38,3 +38,15 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

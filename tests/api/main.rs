@@ -3,8 +3,10 @@
 mod helpers;
 
 mod activities;
+mod activity_list;
 mod auth;
 mod crud;
 mod errors;
 mod migrations;
 mod openapi;
+mod seed;
