@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test db build openapi check-seeds
+.PHONY: run test db build openapi check-seeds bench
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -35,3 +35,7 @@ openapi:
 
 check-seeds:
 	python3 tools/check_seeds.py
+
+## bench: the activity-list benchmark (large generated data set, release build, wrk beside pgbench)
+bench: db
+	python3 bench/activities.py

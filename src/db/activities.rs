@@ -12,6 +12,7 @@ use super::actors::ActorRow;
 use super::schema::{activities, activity_actors, activity_goals, actors, goals};
 use crate::domain::{Recurrence, Role, StartTerm};
 use crate::error::{ApiError, ApiResult, FieldError};
+use diesel_async::AsyncPgConnection;
 
 #[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
 #[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
@@ -155,12 +156,15 @@ async fn replace_linked_goals(conn: &mut Conn, id: Uuid, goal_ids: &[Uuid]) -> A
 }
 
 /// Linked goal ids of many activities in one query.
-pub async fn linked_goals(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Uuid>>> {
+pub async fn linked_goals(
+    conn: &AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<Uuid>>> {
     let pairs: Vec<(Uuid, Uuid)> = activity_goals::table
         .filter(activity_goals::activity_id.eq_any(ids))
         .select((activity_goals::activity_id, activity_goals::goal_id))
         .order((activity_goals::activity_id, activity_goals::goal_id))
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for (activity, goal) in pairs {
@@ -171,7 +175,7 @@ pub async fn linked_goals(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uu
 
 /// Actor links of many activities in one query, ordered by role and the actor's name.
 pub async fn actor_links(
-    conn: &mut Conn,
+    conn: &AsyncPgConnection,
     ids: &[Uuid],
 ) -> ApiResult<HashMap<Uuid, Vec<ActorLink>>> {
     let rows: Vec<(Uuid, Role, ActorRow)> = activity_actors::table
@@ -188,7 +192,7 @@ pub async fn actor_links(
             actors::name,
             actors::id,
         ))
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     let mut map: HashMap<Uuid, Vec<ActorLink>> = HashMap::new();
     for (activity, role, actor) in rows {

@@ -10,7 +10,6 @@ use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Conn;
 use super::activities::ActivityRow;
 use super::follow_ups::FollowUpRow;
 use super::goals::GoalRow;
@@ -19,6 +18,7 @@ use super::schema::{activities, follow_ups, goals, plans};
 use super::sql::{Sql, Value};
 use crate::domain::{FollowUpStatus, Recurrence, Role};
 use crate::error::{ApiError, ApiResult};
+use diesel_async::AsyncPgConnection;
 
 /// A follow-up status to filter on, or none reported that year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -171,6 +171,9 @@ impl ListedActivity {
     }
 }
 
+/// Searches with more words than this are not kept as prepared statements.
+const MAX_CACHED_WORDS: usize = 3;
+
 /// Activities without a start year sort after all others, in both directions.
 const NO_YEAR_LAST: i32 = 9999;
 const NO_YEAR_FIRST: i32 = -1;
@@ -178,13 +181,16 @@ const NO_YEAR_FIRST: i32 = -1;
 const COLUMNS: &str = "a.id, a.plan_id, a.goal_id, a.title, a.description, a.start_year, a.start_term, \
      a.end_year, a.recurrence, a.tags, a.position, a.created_at, a.updated_at, a.version";
 
-/// Relevance: stemmed matches weighted by where they occur, plus how much of the query's
-/// text appears as a substring.
+/// Relevance: matches of the words and of words they begin (title above description above goal
+/// title). Matches only inside a compound rank lowest, in list order.
 fn rank_expr(sql: &mut Sql, words: &[String]) -> String {
-    let q = sql.bind(Value::Text(words.join(" ")));
-    format!(
-        "(ts_rank(s.document, plainto_tsquery('swedish', {q})) + word_similarity({q}, s.body))::real"
-    )
+    let prefixes = words
+        .iter()
+        .map(|w| format!("{w}:*"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let q = sql.bind(Value::Text(prefixes));
+    format!("ts_rank(s.document, to_tsquery('swedish', {q}))::real")
 }
 
 /// FROM and WHERE of the list, shared by the page and the count; returns the recursive CTEs
@@ -368,7 +374,7 @@ fn order_by(sort: ActivitySort, rank: Option<&str>) -> String {
 
 /// One page of activities (one row more than `limit` when another page follows).
 pub async fn page(
-    conn: &mut Conn,
+    conn: &AsyncPgConnection,
     q: &ActivityQuery,
     after: Option<&Cursor>,
     fetch: i64,
@@ -394,13 +400,19 @@ pub async fn page(
         keyset(&mut sql, q.sort, after, rank.as_deref())?;
     }
     let order = order_by(q.sort, rank.as_deref());
-    sql.push(&format!(" ORDER BY {order} LIMIT {fetch}"));
-    let rows: Vec<ListedRow> = with_ctes(sql, &ctes).into_query().load(conn).await?;
+    let limit = sql.bind(Value::BigInt(fetch));
+    sql.push(&format!(" ORDER BY {order} LIMIT {limit}"));
+    // Each distinct text is a prepared statement per connection: long searches, whose text
+    // grows with every word, are planned afresh instead of filling the cache.
+    if q.words.len() > MAX_CACHED_WORDS {
+        sql.uncached();
+    }
+    let rows: Vec<ListedRow> = with_ctes(sql, &ctes).into_query().load(&mut &*conn).await?;
     Ok(rows.into_iter().map(ListedActivity::from).collect())
 }
 
 /// How many activities match the filters.
-pub async fn count(conn: &mut Conn, q: &ActivityQuery) -> ApiResult<i64> {
+pub async fn count(conn: &AsyncPgConnection, q: &ActivityQuery) -> ApiResult<i64> {
     #[derive(diesel::prelude::QueryableByName)]
     struct Count {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -408,33 +420,45 @@ pub async fn count(conn: &mut Conn, q: &ActivityQuery) -> ApiResult<i64> {
     }
     let mut sql = Sql::new("SELECT count(*) AS n");
     let ctes = from_where(&mut sql, q);
-    let found: Count = with_ctes(sql, &ctes).into_query().get_result(conn).await?;
+    if q.words.len() > MAX_CACHED_WORDS {
+        sql.uncached();
+    }
+    let found: Count = with_ctes(sql, &ctes)
+        .into_query()
+        .get_result(&mut &*conn)
+        .await?;
     Ok(found.n)
 }
 
 /// Goals of many activities in one query.
-pub async fn goals_by_id(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, GoalRow>> {
+pub async fn goals_by_id(
+    conn: &AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, GoalRow>> {
     let rows: Vec<GoalRow> = goals::table
         .filter(goals::id.eq_any(ids))
         .select(GoalRow::as_select())
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     Ok(rows.into_iter().map(|g| (g.id, g)).collect())
 }
 
 /// Plans of many activities in one query.
-pub async fn plans_by_id(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, PlanRow>> {
+pub async fn plans_by_id(
+    conn: &AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, PlanRow>> {
     let rows: Vec<PlanRow> = plans::table
         .filter(plans::id.eq_any(ids))
         .select(PlanRow::as_select())
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     Ok(rows.into_iter().map(|p| (p.id, p)).collect())
 }
 
 /// The follow-ups of many activities in one query: of `year`, or each activity's latest.
 pub async fn follow_ups_of(
-    conn: &mut Conn,
+    conn: &AsyncPgConnection,
     ids: &[Uuid],
     year: Option<i32>,
 ) -> ApiResult<HashMap<Uuid, FollowUpRow>> {
@@ -444,17 +468,19 @@ pub async fn follow_ups_of(
                 .filter(follow_ups::activity_id.eq_any(ids))
                 .filter(follow_ups::year.eq(year))
                 .select(FollowUpRow::as_select())
-                .load(conn)
+                .load(&mut &*conn)
                 .await?
         }
         None => {
-            follow_ups::table
-                .filter(follow_ups::activity_id.eq_any(ids))
-                .distinct_on(follow_ups::activity_id)
-                .order((follow_ups::activity_id, follow_ups::year.desc()))
-                .select(FollowUpRow::as_select())
-                .load(conn)
-                .await?
+            // Each activity's latest: one index probe per activity, cheaper than sorting all
+            // of their follow-ups.
+            let mut sql = Sql::new("SELECT f.* FROM unnest(");
+            let ids = sql.bind(Value::UuidArray(ids.to_vec()));
+            sql.push(&format!(
+                "{ids}::uuid[]) AS i(id) CROSS JOIN LATERAL \
+                 (SELECT * FROM follow_ups WHERE activity_id = i.id ORDER BY year DESC LIMIT 1) f"
+            ));
+            sql.into_query().load(&mut &*conn).await?
         }
     };
     Ok(rows.into_iter().map(|f| (f.activity_id, f)).collect())

@@ -270,13 +270,18 @@ pub(crate) use versioned_writes;
 /// The commit-ordered counter every write transaction moves (see migration 2): the validator
 /// of every cached representation.
 pub async fn data_version(conn: &mut Conn) -> crate::error::ApiResult<i64> {
+    data_version_shared(conn).await
+}
+
+/// [`data_version`] on a shared connection, to be pipelined with other reads.
+pub async fn data_version_shared(conn: &Conn) -> crate::error::ApiResult<i64> {
     #[derive(diesel::prelude::QueryableByName)]
     struct Version {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
     let version: Version = diesel::sql_query("SELECT n FROM data_version")
-        .get_result(conn)
+        .get_result(&mut &*conn)
         .await?;
     Ok(version.n)
 }
