@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod seed;
 
@@ -128,7 +129,8 @@ pub fn build_app(
     >,
 > {
     let (app, doc) = api_app_parts();
-    app.app_data(state)
+    app.wrap(actix_web::middleware::from_fn(observe::middleware))
+        .app_data(state)
         .app_data(
             web::JsonConfig::default()
                 .limit(JSON_LIMIT)
@@ -146,6 +148,11 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
     let state = web::Data::new(state);
     let server = actix_web::HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?
+        // Slow clients cannot hold a worker: the request head must arrive within 10 s.
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30))
+        // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to 30 s.
         .shutdown_timeout(30)
         .run();
     Ok(server)

@@ -46,6 +46,10 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let status = state.pool.status();
+    state
+        .metrics
+        .observe_pool(status.size, status.available, status.waiting);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

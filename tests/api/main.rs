@@ -9,4 +9,5 @@ mod crud;
 mod errors;
 mod migrations;
 mod openapi;
+mod robustness;
 mod seed;
