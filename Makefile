@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test db build openapi check-seeds bench-batch
+.PHONY: run test db build openapi check-seeds bench bench-batch
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -35,6 +35,10 @@ openapi:
 
 check-seeds:
 	python3 tools/check_seeds.py
+
+## bench: the activity-list benchmark (large generated data set, release build, wrk beside pgbench)
+bench: db
+	python3 bench/activities.py
 
 ## bench-batch: time a 10,000-item follow-up batch beside a plain INSERT … ON CONFLICT (BENCHMARKS.md)
 bench-batch: db

@@ -6,6 +6,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod seed;
 
@@ -29,6 +31,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Config,
     pub jwt: JwtKeys,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 /// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
@@ -120,6 +123,7 @@ pub fn api_app_parts() -> (
         .openapi(openapi::ApiDoc::openapi())
         .service(api::health::live)
         .service(api::health::ready)
+        .service(api::health::metrics)
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -139,7 +143,8 @@ pub fn build_app(
     >,
 > {
     let (app, doc) = api_app_parts();
-    app.app_data(state)
+    app.wrap(actix_web::middleware::from_fn(observe::middleware))
+        .app_data(state)
         .app_data(json_config(JSON_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
@@ -153,6 +158,11 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
     let state = web::Data::new(state);
     let server = actix_web::HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?
+        // Slow clients cannot hold a worker: the request head must arrive within 10 s.
+        .client_request_timeout(std::time::Duration::from_secs(10))
+        .client_disconnect_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30))
+        // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to 30 s.
         .shutdown_timeout(30)
         .run();
     Ok(server)
@@ -160,8 +170,14 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
 
 impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let pool = db::pool(&config)?;
+        let metrics = std::sync::Arc::new(metrics::Metrics::new());
+        let pool = db::pool(&config, &metrics)?;
         let jwt = JwtKeys::new(&config);
-        Ok(AppState { pool, config, jwt })
+        Ok(AppState {
+            pool,
+            config,
+            jwt,
+            metrics,
+        })
     }
 }

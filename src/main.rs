@@ -167,7 +167,11 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "listening; docs at http://{addr}/docs/");
             let state = kulturplan::AppState::new(config)?;
+            let pool = state.pool.clone();
             kulturplan::serve(listener, state)?.await?;
+            // In-flight requests are done: close the connections.
+            pool.close();
+            tracing::info!("stopped");
         }
     }
     Ok(())

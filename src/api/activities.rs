@@ -10,12 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::actors::Actor;
+use super::cache;
+use super::follow_ups::FollowUp;
+use super::goals::Goal;
+use super::plans::Plan;
 use super::{ListResponse, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::db::activities::{
-    self as db, ActivityChanges, ActivityFilter, ActivityRow, ActorLink, NewActivity,
-};
+use crate::db::activities::{self as db, ActivityChanges, ActivityRow, ActorLink, NewActivity};
+use crate::db::activity_list::{self as list, ActivityQuery, ActivitySort, Cursor, StatusFilter};
 use crate::db::pagination::{Page, finish};
 use crate::domain::{Recurrence, Role, Scope, StartTerm};
 use crate::error::{ApiError, ApiResult, Checks, FieldError, Problem};
@@ -47,6 +50,18 @@ pub struct Activity {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    /// With `embed=goal`: the goal the activity is listed under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Goal>,
+    /// With `embed=plan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// With `embed=actors`: every actor with its role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actors: Option<Vec<ActivityActor>>,
+    /// With `embed=follow_ups`: the follow-up of `year`, or the latest one (at most one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_ups: Option<Vec<FollowUp>>,
 }
 
 impl Activity {
@@ -67,6 +82,10 @@ impl Activity {
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
+            goal: None,
+            plan: None,
+            actors: None,
+            follow_ups: None,
         }
     }
 }
@@ -160,14 +179,251 @@ pub struct UpdateActivity {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListActivitiesQuery {
+    /// Activities of this plan and of the plans below it (and activities they include).
     pub plan_id: Option<Uuid>,
-    /// Activities listed directly under this goal.
+    /// Activities under this goal or any goal below it, and activities linked to them.
     pub goal_id: Option<Uuid>,
+    /// Activities where this actor has a role.
+    pub actor_id: Option<Uuid>,
+    /// Activities where the municipality with this code has a role.
+    #[param(example = "1861", pattern = "^[0-9]{4}$")]
+    pub municipality_code: Option<String>,
+    /// With `actor_id` or `municipality_code`: only this role.
+    pub role: Option<Role>,
+    /// With `year`: the status of that year's follow-up; `not_reported` for none.
+    #[param(inline)]
+    pub status: Option<StatusFilter>,
+    /// The follow-up year for `status` and for `embed=follow_ups`.
+    #[param(minimum = 1900, maximum = 2100, example = 2024)]
+    pub year: Option<i32>,
+    #[param(minimum = 1900, maximum = 2100, example = 2024)]
+    pub start_year: Option<i32>,
+    /// Activities running that year: from the start year through the end year (a recurring
+    /// activity without an end year goes on; a one-off one runs in its start year).
+    #[param(minimum = 1900, maximum = 2100, example = 2025)]
+    pub active_in: Option<i32>,
+    pub recurrence: Option<Recurrence>,
+    #[param(example = "prioriterad 2020–2021")]
+    pub tag: Option<String>,
+    /// Free text in Swedish over title, description and goal title: stemmed words and parts of
+    /// compounds (`bibliotek` finds "folkbibliotekens"). Every word must match.
+    #[param(example = "bibliotek", max_length = 200)]
+    pub q: Option<String>,
+    /// `position` (default), `title`, `-title`, `start_year`, `-start_year`, `code`,
+    /// `updated_at`, `relevance` (needs `q`).
+    #[param(inline)]
+    pub sort: Option<ActivitySort>,
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
+    #[param(example = "goal,actors,follow_ups")]
+    pub embed: Option<String>,
+    /// Include `total`, the number of matching activities.
+    pub count: Option<bool>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GetActivityQuery {
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
+    #[param(example = "goal,actors,follow_ups")]
+    pub embed: Option<String>,
+    /// The follow-up year for `embed=follow_ups` (default: the latest).
+    #[param(minimum = 1900, maximum = 2100)]
+    pub year: Option<i32>,
+}
+
+/// What `embed` asked for.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Embed {
+    goal: bool,
+    plan: bool,
+    actors: bool,
+    follow_ups: bool,
+}
+
+impl Embed {
+    fn parse(raw: Option<&str>) -> ApiResult<Self> {
+        let mut embed = Embed::default();
+        for part in raw
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match part {
+                "goal" => embed.goal = true,
+                "plan" => embed.plan = true,
+                "actors" => embed.actors = true,
+                "follow_ups" => embed.follow_ups = true,
+                other => {
+                    return Err(ApiError::field(
+                        "embed",
+                        format!("unknown `{other}`; expected goal, plan, actors, follow_ups"),
+                    ));
+                }
+            }
+        }
+        Ok(embed)
+    }
+}
+
+/// Splits free text into lower-cased words (letters and digits).
+fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(10)
+        .collect()
+}
+
+/// A checked list request.
+struct ListRequest {
+    query: ActivityQuery,
+    embed: Embed,
+    cursor: Option<String>,
+    limit: Option<i64>,
+    count: bool,
+}
+
+impl ListActivitiesQuery {
+    fn into_request(self) -> ApiResult<ListRequest> {
+        let mut c = Checks::default();
+        for (field, year) in [
+            ("year", self.year),
+            ("start_year", self.start_year),
+            ("active_in", self.active_in),
+        ] {
+            c.year(field, year);
+        }
+        if self.role.is_some() && self.actor_id.is_none() && self.municipality_code.is_none() {
+            c.push("role", "needs actor_id or municipality_code");
+        }
+        if self.status.is_some() && self.year.is_none() {
+            c.push("status", "needs the follow-up year in `year`");
+        }
+        c.text("q", self.q.as_deref(), 0, 200);
+        c.text("tag", self.tag.as_deref(), 1, 100);
+        c.text("municipality_code", self.municipality_code.as_deref(), 4, 4);
+        c.finish()?;
+        let embed = Embed::parse(self.embed.as_deref())?;
+        let query = ActivityQuery {
+            plan_id: self.plan_id,
+            goal_id: self.goal_id,
+            actor_id: self.actor_id,
+            municipality_code: self.municipality_code,
+            role: self.role,
+            status: self.status,
+            year: self.year,
+            start_year: self.start_year,
+            active_in: self.active_in,
+            recurrence: self.recurrence,
+            tag: self.tag,
+            words: self.q.as_deref().map(search_words).unwrap_or_default(),
+            sort: self.sort.unwrap_or_default(),
+        };
+        Ok(ListRequest {
+            query,
+            embed,
+            cursor: self.cursor,
+            limit: self.limit,
+            count: self.count.unwrap_or(false),
+        })
+    }
+}
+
+/// Wire activities for rows, with linked goals and the asked-for embeds: a fixed number of
+/// queries whatever the number of rows.
+async fn build(
+    conn: &crate::db::Conn,
+    rows: Vec<ActivityRow>,
+    embed: Embed,
+    year: Option<i32>,
+) -> ApiResult<Vec<Activity>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let goal_ids: Vec<Uuid> = if embed.goal {
+        rows.iter().map(|r| r.goal_id).collect()
+    } else {
+        Vec::new()
+    };
+    let plan_ids: Vec<Uuid> = if embed.plan {
+        rows.iter().map(|r| r.plan_id).collect()
+    } else {
+        Vec::new()
+    };
+    let conn: &crate::db::Conn = conn;
+    // The queries are independent: sent together over the one connection (pipelined), they cost
+    // one round trip instead of five.
+    let (mut linked, goals, plans, mut actors, mut follow_ups) = futures_util::future::try_join5(
+        db::linked_goals(conn, &ids),
+        async {
+            if embed.goal {
+                list::goals_by_id(conn, &goal_ids).await
+            } else {
+                Ok(HashMap::new())
+            }
+        },
+        async {
+            if embed.plan {
+                list::plans_by_id(conn, &plan_ids).await
+            } else {
+                Ok(HashMap::new())
+            }
+        },
+        async {
+            if embed.actors {
+                db::actor_links(conn, &ids).await
+            } else {
+                Ok(HashMap::new())
+            }
+        },
+        async {
+            if embed.follow_ups {
+                list::follow_ups_of(conn, &ids, year).await
+            } else {
+                Ok(HashMap::new())
+            }
+        },
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id = row.id;
+            let goal = embed
+                .goal
+                .then(|| goals.get(&row.goal_id).cloned())
+                .flatten()
+                .map(Goal::from);
+            let plan = embed
+                .plan
+                .then(|| plans.get(&row.plan_id).cloned())
+                .flatten()
+                .map(Plan::from);
+            let follow_up = follow_ups.remove(&id).map(|f| FollowUp::new(f, &row));
+            let mut activity = Activity::from_row(row, linked.remove(&id).unwrap_or_default());
+            activity.goal = goal;
+            activity.plan = plan;
+            if embed.actors {
+                activity.actors = Some(
+                    actors
+                        .remove(&id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(ActivityActor::from)
+                        .collect(),
+                );
+            }
+            if embed.follow_ups {
+                activity.follow_ups = Some(follow_up.into_iter().collect());
+            }
+            activity
+        })
+        .collect())
 }
 
 struct ActivityFields<'a> {
@@ -215,20 +471,25 @@ fn check_activity(c: &mut Checks, f: ActivityFields<'_>) {
 }
 
 async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
-    let mut conn = state.pool.get().await?;
-    let mut linked = db::linked_goals(&mut conn, &[row.id]).await?;
+    let conn = state.pool.get().await?;
+    let mut linked = db::linked_goals(&conn, &[row.id]).await?;
     Ok(Activity::from_row(
         row.clone(),
         linked.remove(&row.id).unwrap_or_default(),
     ))
 }
 
-/// List activities in plan order.
+/// List activities: filters, Swedish free-text search, sorting, embeds, cursor pages.
+///
+/// Answers a strong `ETag` that moves with every write; `If-None-Match` with it gives 304
+/// without the list being built.
 #[utoipa::path(
     tag = "activities",
     params(ListActivitiesQuery),
     responses(
-        (status = 200, description = "A page of activities", body = ListResponse<Activity>),
+        (status = 200, description = "A page of activities", body = ListResponse<Activity>,
+            headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
@@ -240,28 +501,62 @@ async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
 pub async fn list_activities(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListActivitiesQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let query = query.into_inner();
-    let page = Page::new(query.limit, query.cursor.as_deref())?;
-    let filter = ActivityFilter {
-        plan_id: query.plan_id,
-        goal_id: query.goal_id,
+    let ListRequest {
+        query,
+        embed,
+        cursor,
+        limit,
+        count,
+    } = query.into_inner().into_request()?;
+    let page = Page::<Cursor>::new(limit, cursor.as_deref())?;
+    let conn = state.pool.get().await?;
+    let conn: &crate::db::Conn = &conn;
+    // A revalidation asks for the data version alone; a plain read sends it together with
+    // the page query.
+    let (version, rows) = if req
+        .headers()
+        .contains_key(actix_web::http::header::IF_NONE_MATCH)
+    {
+        let version = crate::db::data_version_shared(conn).await?;
+        if cache::fresh(&req, &cache::etag(&req, version)) {
+            return Ok(cache::not_modified(cache::etag(&req, version)));
+        }
+        (
+            version,
+            list::page(conn, &query, page.after.as_ref(), page.fetch()).await?,
+        )
+    } else {
+        futures_util::future::try_join(
+            crate::db::data_version_shared(conn),
+            list::page(conn, &query, page.after.as_ref(), page.fetch()),
+        )
+        .await?
     };
-    let mut conn = state.pool.get().await?;
-    let rows = db::list(&mut conn, &filter, &page).await?;
-    let (rows, next_cursor) = finish(rows, page.limit, |r| (r.plan_id, r.position, r.id));
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut linked: HashMap<Uuid, Vec<Uuid>> = db::linked_goals(&mut conn, &ids).await?;
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let links = linked.remove(&row.id).unwrap_or_default();
-            Activity::from_row(row, links)
+    let etag = cache::etag(&req, version);
+    let sort = query.sort;
+    let (rows, next_cursor) = finish(rows, page.limit, |r| r.cursor(sort));
+    let rows = rows.into_iter().map(|r| r.row).collect();
+    let (items, total) =
+        futures_util::future::try_join(build(conn, rows, embed, query.year), async {
+            if count {
+                list::count(conn, &query).await.map(Some)
+            } else {
+                Ok(None)
+            }
         })
-        .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(ListResponse { items, next_cursor }))
+        .await?;
+    Ok(cache::ok(
+        etag,
+        &ListResponse {
+            items,
+            next_cursor,
+            total,
+        },
+    ))
 }
 
 /// Create an activity.
@@ -337,16 +632,21 @@ pub async fn create_activity(
     ))
 }
 
-/// Read an activity.
+/// Read an activity, optionally with its goal, plan, actors and follow-up embedded.
+///
+/// Without `embed` the ETag is the activity's version (use it for `If-Match`); with `embed` it
+/// moves with every write that could change the embedded rows.
 #[utoipa::path(
     tag = "activities",
-    params(("id" = Uuid, Path, description = "Activity id")),
+    params(("id" = Uuid, Path, description = "Activity id"), GetActivityQuery),
     responses(
-        (status = 200, description = "The activity", body = Activity, headers(("ETag" = String))),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The activity", body = Activity, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Malformed id or query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
 )]
@@ -354,15 +654,31 @@ pub async fn create_activity(
 pub async fn get_activity(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
+    query: web::Query<GetActivityQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
-    let row = {
-        let mut conn = state.pool.get().await?;
-        db::get(&mut conn, id.into_inner()).await?
-    };
-    let activity = with_links(&state, row).await?;
-    Ok(ok_with_etag(activity.version, &activity))
+    let query = query.into_inner();
+    let mut c = Checks::default();
+    c.year("year", query.year);
+    c.finish()?;
+    let embed = Embed::parse(query.embed.as_deref())?;
+    let embedding = embed.goal || embed.plan || embed.actors || embed.follow_ups;
+    let mut conn = state.pool.get().await?;
+    if embedding {
+        let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+        if cache::fresh(&req, &etag) {
+            return Ok(cache::not_modified(etag));
+        }
+        let row = db::get(&mut conn, id.into_inner()).await?;
+        let activity = build(&conn, vec![row], embed, query.year).await?;
+        return Ok(cache::ok(etag, &activity.first()));
+    }
+    let row = db::get(&mut conn, id.into_inner()).await?;
+    let version = row.version;
+    let activity = build(&conn, vec![row], embed, None).await?;
+    Ok(cache::versioned(&req, version, &activity.first()))
 }
 
 /// Change some fields of an activity. Honours `If-Match`.
@@ -489,7 +805,7 @@ pub async fn get_activity_actors(
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
     let activity = db::get(&mut conn, id).await?;
-    let links = db::actor_links(&mut conn, &[id])
+    let links = db::actor_links(&conn, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();
@@ -553,7 +869,7 @@ pub async fn put_activity_actors(
             db::replace_actors(conn, id, expected, &links).await
         })
         .await?;
-    let links = db::actor_links(&mut conn, &[id])
+    let links = db::actor_links(&conn, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ListResponse, created, double_option, if_match, ok_with_etag};
+use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::actors::{self as db, ActorChanges, ActorFilter, ActorRow, NewActor};
@@ -101,6 +101,15 @@ pub struct UpdateActor {
     pub email: Option<Option<String>>,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum ActorSort {
+    #[default]
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "-name")]
+    NameDesc,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -110,6 +119,12 @@ pub struct ListActorsQuery {
     pub municipality_code: Option<String>,
     /// Only the units belonging to this actor.
     pub parent_id: Option<Uuid>,
+    /// Text the name contains (case-insensitive), e.g. `kommun`.
+    #[param(example = "främjande", max_length = 200)]
+    pub q: Option<String>,
+    /// `name` (default, Swedish order) or `-name`.
+    #[param(inline)]
+    pub sort: Option<ActorSort>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -158,7 +173,8 @@ fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
     tag = "actors",
     params(ListActorsQuery),
     responses(
-        (status = 200, description = "A page of actors", body = ListResponse<Actor>),
+        (status = 200, description = "A page of actors", body = ListResponse<Actor>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
@@ -170,23 +186,34 @@ fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
 pub async fn list_actors(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListActorsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
+    let mut c = Checks::default();
+    c.text("q", query.q.as_deref(), 0, 200);
+    c.finish()?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let filter = ActorFilter {
         kind: query.kind,
         municipality_code: query.municipality_code,
         parent_id: query.parent_id,
+        q: query
+            .q
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty()),
+        descending: query.sort == Some(ActorSort::NameDesc),
     };
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.name.clone(), r.id));
-    Ok(HttpResponse::Ok().json(ListResponse {
-        items: rows.into_iter().map(Actor::from).collect::<Vec<_>>(),
-        next_cursor,
-    }))
+    let items = rows.into_iter().map(Actor::from).collect::<Vec<_>>();
+    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
 }
 
 /// Create an actor.

@@ -155,10 +155,10 @@ pub async fn list_clients(
     let mut conn = state.pool.get().await?;
     let rows = db::list(&mut conn, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.created_at, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse {
-        items: rows.into_iter().map(Client::from).collect::<Vec<_>>(),
+    Ok(HttpResponse::Ok().json(ListResponse::new(
+        rows.into_iter().map(Client::from).collect::<Vec<_>>(),
         next_cursor,
-    }))
+    )))
 }
 
 /// Create an integration client. The answer carries its secret, shown this once.

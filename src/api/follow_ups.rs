@@ -222,7 +222,7 @@ pub async fn list_follow_ups(
             )
         })
         .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(ListResponse { items, next_cursor }))
+    Ok(HttpResponse::Ok().json(ListResponse::new(items, next_cursor)))
 }
 
 /// Every follow-up of an activity, by year.

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ListResponse, created, double_option, if_match, ok_with_etag};
+use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::db::goals::{self as db, GoalChanges, GoalFilter, GoalRow, NewGoal};
+use crate::db::goals::{self as db, GoalChanges, GoalFilter, GoalKey, GoalRow, GoalSort, NewGoal};
 use crate::db::pagination::{Page, finish};
 use crate::domain::{GoalKind, Scope};
 use crate::error::{ApiResult, Checks, Problem};
@@ -127,6 +127,12 @@ pub struct ListGoalsQuery {
     /// Only the direct children of this goal.
     pub parent_id: Option<Uuid>,
     pub kind: Option<GoalKind>,
+    /// Text the title contains (case-insensitive).
+    #[param(example = "hälsa", max_length = 200)]
+    pub q: Option<String>,
+    /// `position` (default), `code` (numeric: 4.2 before 4.10) or `title` (Swedish order).
+    #[param(inline)]
+    pub sort: Option<GoalSort>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -165,7 +171,8 @@ fn check_goal(
     tag = "goals",
     params(ListGoalsQuery),
     responses(
-        (status = 200, description = "A page of goals", body = ListResponse<Goal>),
+        (status = 200, description = "A page of goals", body = ListResponse<Goal>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
@@ -177,23 +184,35 @@ fn check_goal(
 pub async fn list_goals(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListGoalsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
-    let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let mut c = Checks::default();
+    c.text("q", query.q.as_deref(), 0, 200);
+    c.finish()?;
+    let page = Page::<GoalKey>::new(query.limit, query.cursor.as_deref())?;
+    let sort = query.sort.unwrap_or_default();
     let filter = GoalFilter {
         plan_id: query.plan_id,
         parent_id: query.parent_id,
         kind: query.kind,
+        q: query
+            .q
+            .map(|q| q.trim().to_lowercase())
+            .filter(|q| !q.is_empty()),
+        sort,
     };
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     let rows = db::list(&mut conn, &filter, &page).await?;
-    let (rows, next_cursor) = finish(rows, page.limit, |r| (r.plan_id, r.position, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse {
-        items: rows.into_iter().map(Goal::from).collect::<Vec<_>>(),
-        next_cursor,
-    }))
+    let (rows, next_cursor) = finish(rows, page.limit, |r| r.key(sort));
+    let items = rows.into_iter().map(Goal::from).collect::<Vec<_>>();
+    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
 }
 
 /// The goal tree of a plan, nested.

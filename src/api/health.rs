@@ -38,3 +38,19 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         .map_err(|_| ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let status = state.pool.status();
+    state
+        .metrics
+        .observe_pool(status.size, status.available, status.waiting);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

@@ -23,6 +23,19 @@ pub struct ListResponse<T: ToSchema> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
+    /// How many items match in all, when asked for with `count=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+impl<T: ToSchema> ListResponse<T> {
+    pub fn new(items: Vec<T>, next_cursor: Option<String>) -> Self {
+        ListResponse {
+            items,
+            next_cursor,
+            total: None,
+        }
+    }
 }
 
 /// The strong ETag of a versioned row.
@@ -76,4 +89,67 @@ where
     D: serde::Deserializer<'de>,
 {
     serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// HTTP caching of reads: strong validators that move with every write, so a client or CDN can
+/// revalidate a page with a 304 that costs one tiny query.
+pub mod cache {
+    use std::hash::{Hash, Hasher};
+
+    use actix_web::http::header::{self, EntityTag, IfNoneMatch};
+    use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
+    use serde::Serialize;
+
+    /// Public data, fine for shared caches; short freshness, then revalidation with the ETag.
+    /// Responses vary by token (a CDN keeps one copy per token, never serves one to a caller
+    /// without it) and by the media type asked for.
+    pub const CACHE_CONTROL: &str = "public, max-age=30, stale-while-revalidate=30";
+    pub const VARY: &str = "Accept, Authorization";
+
+    /// The ETag of a representation derived from the whole data set at `data_version`.
+    pub fn etag(req: &HttpRequest, data_version: i64) -> EntityTag {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        req.path().hash(&mut hasher);
+        req.query_string().hash(&mut hasher);
+        req.headers()
+            .get(header::ACCEPT)
+            .map(|v| v.as_bytes().to_vec())
+            .hash(&mut hasher);
+        EntityTag::new_strong(format!("d{data_version}-{:016x}", hasher.finish()))
+    }
+
+    /// Whether the client already holds this representation (`If-None-Match`).
+    pub fn fresh(req: &HttpRequest, etag: &EntityTag) -> bool {
+        match req.get_header::<IfNoneMatch>() {
+            Some(IfNoneMatch::Any) => true,
+            Some(IfNoneMatch::Items(tags)) => tags.iter().any(|t| t.weak_eq(etag)),
+            None => false,
+        }
+    }
+
+    fn headers(mut builder: HttpResponseBuilder, etag: EntityTag) -> HttpResponseBuilder {
+        builder
+            .insert_header(header::ETag(etag))
+            .insert_header((header::CACHE_CONTROL, CACHE_CONTROL))
+            .insert_header((header::VARY, VARY));
+        builder
+    }
+
+    pub fn not_modified(etag: EntityTag) -> HttpResponse {
+        headers(HttpResponse::NotModified(), etag).finish()
+    }
+
+    pub fn ok<T: Serialize>(etag: EntityTag, body: &T) -> HttpResponse {
+        headers(HttpResponse::Ok(), etag).json(body)
+    }
+
+    /// 304 when `If-None-Match` holds the row's version ETag, else 200 with the body.
+    pub fn versioned<T: Serialize>(req: &HttpRequest, version: i32, body: &T) -> HttpResponse {
+        let etag = super::version_etag(version);
+        if fresh(req, &etag) {
+            not_modified(etag)
+        } else {
+            ok(etag, body)
+        }
+    }
 }

@@ -180,6 +180,7 @@ pub async fn list_plans(
     Ok(HttpResponse::Ok().json(ListResponse {
         items: rows.into_iter().map(Plan::from).collect::<Vec<_>>(),
         next_cursor,
+        total: None,
     }))
 }
 

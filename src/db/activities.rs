@@ -3,18 +3,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::{
-    BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
-};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use super::Conn;
 use super::actors::ActorRow;
-use super::pagination::Page;
 use super::schema::{activities, activity_actors, activity_goals, actors, goals};
 use crate::domain::{Recurrence, Role, StartTerm};
 use crate::error::{ApiError, ApiResult, FieldError};
+use diesel_async::AsyncPgConnection;
 
 #[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
 #[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
@@ -65,15 +63,6 @@ pub struct ActivityChanges {
     pub tags: Option<Vec<String>>,
     pub position: Option<i32>,
 }
-
-#[derive(Debug, Default)]
-pub struct ActivityFilter {
-    pub plan_id: Option<Uuid>,
-    pub goal_id: Option<Uuid>,
-}
-
-/// Sort key of the activity list: plan, position, id.
-pub type ActivityKey = (Uuid, i32, Uuid);
 
 /// One role of one actor in an activity, with the actor.
 #[derive(Debug, Clone)]
@@ -166,45 +155,16 @@ async fn replace_linked_goals(conn: &mut Conn, id: Uuid, goal_ids: &[Uuid]) -> A
     Ok(())
 }
 
-pub async fn list(
-    conn: &mut Conn,
-    filter: &ActivityFilter,
-    page: &Page<ActivityKey>,
-) -> ApiResult<Vec<ActivityRow>> {
-    let mut query = activities::table
-        .select(ActivityRow::as_select())
-        .into_boxed();
-    if let Some(plan) = filter.plan_id {
-        query = query.filter(activities::plan_id.eq(plan));
-    }
-    if let Some(goal) = filter.goal_id {
-        query = query.filter(activities::goal_id.eq(goal));
-    }
-    if let Some((plan, position, id)) = page.after {
-        query = query.filter(
-            activities::plan_id
-                .gt(plan)
-                .or(activities::plan_id.eq(plan).and(
-                    activities::position
-                        .gt(position)
-                        .or(activities::position.eq(position).and(activities::id.gt(id))),
-                )),
-        );
-    }
-    Ok(query
-        .order((activities::plan_id, activities::position, activities::id))
-        .limit(page.fetch())
-        .load(conn)
-        .await?)
-}
-
 /// Linked goal ids of many activities in one query.
-pub async fn linked_goals(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uuid, Vec<Uuid>>> {
+pub async fn linked_goals(
+    conn: &AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<Uuid>>> {
     let pairs: Vec<(Uuid, Uuid)> = activity_goals::table
         .filter(activity_goals::activity_id.eq_any(ids))
         .select((activity_goals::activity_id, activity_goals::goal_id))
         .order((activity_goals::activity_id, activity_goals::goal_id))
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for (activity, goal) in pairs {
@@ -215,7 +175,7 @@ pub async fn linked_goals(conn: &mut Conn, ids: &[Uuid]) -> ApiResult<HashMap<Uu
 
 /// Actor links of many activities in one query, ordered by role and the actor's name.
 pub async fn actor_links(
-    conn: &mut Conn,
+    conn: &AsyncPgConnection,
     ids: &[Uuid],
 ) -> ApiResult<HashMap<Uuid, Vec<ActorLink>>> {
     let rows: Vec<(Uuid, Role, ActorRow)> = activity_actors::table
@@ -232,7 +192,7 @@ pub async fn actor_links(
             actors::name,
             actors::id,
         ))
-        .load(conn)
+        .load(&mut &*conn)
         .await?;
     let mut map: HashMap<Uuid, Vec<ActorLink>> = HashMap::new();
     for (activity, role, actor) in rows {

@@ -59,6 +59,10 @@ pub struct ActorFilter {
     pub kind: Option<ActorKind>,
     pub municipality_code: Option<String>,
     pub parent_id: Option<Uuid>,
+    /// Lower-cased text the name must contain.
+    pub q: Option<String>,
+    /// Z to A instead of A to Z.
+    pub descending: bool,
 }
 
 /// Sort key of the actor list: name in Swedish order, then id.
@@ -120,18 +124,39 @@ pub async fn list(
     if let Some(parent) = filter.parent_id {
         query = query.filter(actors::parent_id.eq(parent));
     }
-    if let Some((name, id)) = &page.after {
+    if let Some(q) = &filter.q {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         query = query.filter(
-            actors::name
-                .gt(name.clone())
-                .or(actors::name.eq(name.clone()).and(actors::id.gt(*id))),
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(actors.name) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern),
         );
     }
-    Ok(query
-        .order((actors::name, actors::id))
-        .limit(page.fetch())
-        .load(conn)
-        .await?)
+    if let Some((name, id)) = &page.after {
+        query = if filter.descending {
+            query.filter(
+                actors::name
+                    .lt(name.clone())
+                    .or(actors::name.eq(name.clone()).and(actors::id.lt(*id))),
+            )
+        } else {
+            query.filter(
+                actors::name
+                    .gt(name.clone())
+                    .or(actors::name.eq(name.clone()).and(actors::id.gt(*id))),
+            )
+        };
+    }
+    query = if filter.descending {
+        query.order((actors::name.desc(), actors::id.desc()))
+    } else {
+        query.order((actors::name, actors::id))
+    };
+    Ok(query.limit(page.fetch()).load(conn).await?)
 }
 
 pub async fn update(

@@ -11,7 +11,14 @@ use super::schema::{follow_up_history, follow_ups};
 use crate::domain::FollowUpStatus;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Clone, PartialEq, diesel::prelude::Queryable, diesel::prelude::Selectable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    diesel::prelude::Queryable,
+    diesel::prelude::QueryableByName,
+    diesel::prelude::Selectable,
+)]
 #[diesel(table_name = follow_ups, check_for_backend(diesel::pg::Pg))]
 pub struct FollowUpRow {
     pub id: Uuid,

@@ -1,6 +1,8 @@
 //! SQL for goals.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::sql_types::{Bool, Text};
 use diesel::{
     BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper,
 };
@@ -58,10 +60,40 @@ pub struct GoalFilter {
     pub plan_id: Option<Uuid>,
     pub parent_id: Option<Uuid>,
     pub kind: Option<GoalKind>,
+    /// Lower-cased text the title must contain.
+    pub q: Option<String>,
+    pub sort: GoalSort,
 }
 
-/// Sort key of the goal list: plan, position among siblings, id.
-pub type GoalKey = (Uuid, i32, Uuid);
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub enum GoalSort {
+    /// Plan, then place among siblings.
+    #[default]
+    #[serde(rename = "position")]
+    Position,
+    /// The code in numeric order: 4.2 before 4.10.
+    #[serde(rename = "code")]
+    Code,
+    #[serde(rename = "title")]
+    Title,
+}
+
+/// Sort key of the last goal of a page.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum GoalKey {
+    Position(Uuid, i32, Uuid),
+    Text(String, Uuid),
+}
+
+impl GoalRow {
+    pub fn key(&self, sort: GoalSort) -> GoalKey {
+        match sort {
+            GoalSort::Position => GoalKey::Position(self.plan_id, self.position, self.id),
+            GoalSort::Code => GoalKey::Text(self.code.clone().unwrap_or_default(), self.id),
+            GoalSort::Title => GoalKey::Text(self.title.clone(), self.id),
+        }
+    }
+}
 
 pub async fn insert(conn: &mut Conn, new: &NewGoal) -> ApiResult<GoalRow> {
     super::plans::get(conn, new.plan_id)
@@ -99,20 +131,55 @@ pub async fn list(
     if let Some(kind) = filter.kind {
         query = query.filter(goals::kind.eq(kind));
     }
-    if let Some((plan, position, id)) = page.after {
-        query = query.filter(
-            goals::plan_id.gt(plan).or(goals::plan_id.eq(plan).and(
-                goals::position
-                    .gt(position)
-                    .or(goals::position.eq(position).and(goals::id.gt(id))),
-            )),
+    if let Some(q) = &filter.q {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
+        query = query.filter(sql::<Bool>("lower(goals.title) LIKE ").bind::<Text, _>(pattern));
     }
-    Ok(query
-        .order((goals::plan_id, goals::position, goals::id))
-        .limit(page.fetch())
-        .load(conn)
-        .await?)
+    const CODE: &str = "coalesce(goals.code, '') COLLATE swedish_numeric";
+    match (filter.sort, &page.after) {
+        (_, None) => {}
+        (GoalSort::Position, Some(GoalKey::Position(plan, position, id))) => {
+            query = query.filter(
+                sql::<Bool>("(goals.plan_id, goals.position, goals.id) > (")
+                    .bind::<diesel::sql_types::Uuid, _>(*plan)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Integer, _>(*position)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(*id)
+                    .sql(")"),
+            );
+        }
+        (GoalSort::Code, Some(GoalKey::Text(code, id))) => {
+            query = query.filter(
+                sql::<Bool>(&format!("({CODE} > "))
+                    .bind::<Text, _>(code.clone())
+                    .sql(&format!(" OR ({CODE} = "))
+                    .bind::<Text, _>(code.clone())
+                    .sql(" AND goals.id > ")
+                    .bind::<diesel::sql_types::Uuid, _>(*id)
+                    .sql("))"),
+            );
+        }
+        (GoalSort::Title, Some(GoalKey::Text(title, id))) => {
+            query = query.filter(
+                goals::title
+                    .gt(title.clone())
+                    .or(goals::title.eq(title.clone()).and(goals::id.gt(*id))),
+            );
+        }
+        _ => return Err(ApiError::field("cursor", "belongs to another sort order")),
+    }
+    query = match filter.sort {
+        GoalSort::Position => query.order((goals::plan_id, goals::position, goals::id)),
+        GoalSort::Code => query.order((sql::<Text>(CODE), goals::id)),
+        GoalSort::Title => query.order((goals::title, goals::id)),
+    };
+    Ok(query.limit(page.fetch()).load(conn).await?)
 }
 
 /// Every goal of a plan, in tree order material (parent, position).

@@ -1,6 +1,7 @@
 //! Database access: the pool, migrations, and one module per resource with its SQL.
 
 pub mod activities;
+pub mod activity_list;
 pub mod actors;
 pub mod clients;
 pub mod follow_ups;
@@ -9,6 +10,7 @@ pub mod idempotency;
 pub mod pagination;
 pub mod plans;
 pub mod schema;
+pub mod sql;
 
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -26,13 +28,19 @@ pub type Conn = AsyncPgConnection;
 
 /// Builds the pool. Connections are opened lazily, so a service started while PostgreSQL is
 /// down comes up and answers 503 until the database is back.
-pub fn pool(config: &Config) -> anyhow::Result<DbPool> {
+pub fn pool(
+    config: &Config,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<DbPool> {
     let statement_timeout = config.db_statement_timeout.as_millis();
+    let metrics = metrics.clone();
     let mut manager_config = ManagerConfig::default();
     manager_config.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
+        let counter = metrics.instrumentation();
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.set_instrumentation(counter);
             diesel::sql_query(format!("SET statement_timeout = {statement_timeout}"))
                 .execute(&mut conn)
                 .await
@@ -259,3 +267,22 @@ macro_rules! versioned_writes {
     };
 }
 pub(crate) use versioned_writes;
+
+/// The commit-ordered counter every write transaction moves (see migration 2): the validator
+/// of every cached representation.
+pub async fn data_version(conn: &mut Conn) -> crate::error::ApiResult<i64> {
+    data_version_shared(conn).await
+}
+
+/// [`data_version`] on a shared connection, to be pipelined with other reads.
+pub async fn data_version_shared(conn: &Conn) -> crate::error::ApiResult<i64> {
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let version: Version = diesel::sql_query("SELECT n FROM data_version")
+        .get_result(&mut &*conn)
+        .await?;
+    Ok(version.n)
+}

@@ -134,6 +134,7 @@ async fn template(with_seeds: bool) -> String {
 }
 
 static EMPTY: OnceCell<String> = OnceCell::const_new();
+static SEEDED: OnceCell<String> = OnceCell::const_new();
 
 fn init_tracing() {
     static ONCE: OnceLock<()> = OnceLock::new();
@@ -161,6 +162,12 @@ impl TestApp {
     /// The app on a fresh, migrated, empty database.
     pub async fn spawn() -> TestApp {
         let template = EMPTY.get_or_init(|| template(false)).await.clone();
+        Self::from_template(&template).await
+    }
+
+    /// The app on a fresh database holding the seed data.
+    pub async fn spawn_seeded() -> TestApp {
+        let template = SEEDED.get_or_init(|| template(true)).await.clone();
         Self::from_template(&template).await
     }
 
@@ -355,6 +362,28 @@ pub fn fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The id of a seeded activity as a string.
+pub fn seeded_activity(plan: &str, key: &str) -> String {
+    kulturplan::seed::activity_id(plan, key).to_string()
+}
+
+/// The `queries` counter of the app's metrics.
+pub async fn query_count(app: &TestApp) -> u64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .find_map(|line| line.strip_prefix("kulturplan_db_queries_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("kulturplan_db_queries_total in /metrics")
 }
 
 impl TestApp {

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod activities;
+mod activity_list;
 mod auth;
 mod clients;
 mod crud;
@@ -10,3 +11,5 @@ mod errors;
 mod follow_ups;
 mod migrations;
 mod openapi;
+mod robustness;
+mod seed;

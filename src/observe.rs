@@ -1,0 +1,78 @@
+//! Per-request observability: a request id (accepted from `X-Request-Id` or generated, echoed
+//! back), one structured log line per request, and the request metrics.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest query string accepted; longer ones are refused before routing.
+pub const MAX_QUERY: usize = 4096;
+
+/// The id of the request, for handlers that want to log it.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// A client's id is kept when it is short and printable, so it can be logged safely.
+fn accepted_id(value: &HeaderValue) -> Option<String> {
+    let id = value.to_str().ok()?;
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| id.to_owned())
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(accepted_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty);
+
+    let oversized = req.query_string().len() > MAX_QUERY;
+    let mut response = if oversized {
+        let error = ApiError::BadRequest(format!("the query string exceeds {MAX_QUERY} bytes"));
+        req.into_response(error.error_response())
+            .map_into_right_body()
+    } else {
+        next.call(req)
+            .instrument(span.clone())
+            .await?
+            .map_into_left_body()
+    };
+
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.record("route", route.as_str());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe_request(&method, &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, path = %route, "request")
+    });
+    Ok(response)
+}

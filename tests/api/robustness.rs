@@ -1,0 +1,161 @@
+//! Operators' view and concurrent writers: request ids, metrics, input limits, lost updates.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, json_ok, problem};
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_the_clients() {
+    let app = TestApp::spawn().await;
+    let generated = app.get("/api/v1/plans").send().await.unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    let given = app
+        .get("/api/v1/plans")
+        .header("x-request-id", "portal-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "portal-4711");
+    // An id that cannot be logged safely is replaced.
+    let odd = app
+        .get("/api/v1/plans")
+        .header("x-request-id", "a b")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(odd.headers()["x-request-id"], "a b");
+    // Also on errors, and without a token.
+    let refused = app
+        .http
+        .get(app.url("/api/v1/plans"))
+        .header("x-request-id", "no-token-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["x-request-id"], "no-token-1");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_template_and_status() {
+    let app = TestApp::spawn().await;
+    let (plan_id, _, _) = app.plan_goal_activity().await;
+    json_ok(
+        app.get(&format!("/api/v1/plans/{plan_id}")).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/plans/00000000-0000-0000-0000-000000000000")
+            .send()
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#"kulturplan_http_requests_total{method="GET",route="/api/v1/plans/{id}",status="200"} 1"#), "{text}");
+    assert!(text.contains(
+        r#"kulturplan_http_requests_total{method="GET",route="/api/v1/plans/{id}",status="404"} 1"#
+    ));
+    assert!(text.contains("kulturplan_http_request_duration_seconds_bucket"));
+    assert!(text.contains("kulturplan_db_pool_connections"));
+    assert!(!text.contains(&plan_id), "raw paths never become labels");
+}
+
+#[tokio::test]
+async fn oversized_query_strings_and_bodies_are_refused() {
+    let app = TestApp::spawn().await;
+    let long = "x".repeat(5000);
+    let p = problem(
+        app.get(&format!("/api/v1/actors?q={long}")).send().await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("query string"));
+    // Deeply nested JSON is refused as a bad body, not a crash.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let response = app
+        .req(reqwest::Method::POST, "/api/v1/plans")
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert_eq!(app.count("plans").await, 0);
+}
+
+#[tokio::test]
+async fn of_a_hundred_concurrent_patches_with_one_etag_exactly_one_wins() {
+    let app = TestApp::spawn().await;
+    let (_, _, activity_id) = app.plan_goal_activity().await;
+    let path = format!("/api/v1/activities/{activity_id}");
+    let etag = app.get(&path).send().await.unwrap().headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let requests = (0..100).map(|i| {
+        app.patch(&path, &json!({"title": format!("Ändring {i}")}))
+            .header("if-match", etag.clone())
+            .send()
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<StatusCode> = responses.into_iter().map(|r| r.unwrap().status()).collect();
+    let won = statuses.iter().filter(|s| s.is_success()).count();
+    let stale = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((won, stale), (1, 99), "{statuses:?}");
+    let activity = json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    assert_eq!(activity["version"], 2);
+}
+
+#[tokio::test]
+async fn concurrent_upserts_of_one_follow_up_never_lose_a_write() {
+    let app = TestApp::spawn().await;
+    let (_, _, activity_id) = app.plan_goal_activity().await;
+    let path = format!("/api/v1/activities/{activity_id}/follow-ups/2025");
+    let statuses = ["planned", "delayed", "completed", "ongoing"];
+    let requests = (0..40).map(|i| {
+        app.put(
+            &path,
+            &json!({"status": statuses[i % 4], "comment": format!("rapport {i}")}),
+        )
+        .send()
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    for response in responses {
+        assert!(response.unwrap().status().is_success());
+    }
+    // One row; its history is a chain in which each entry's before is the previous after.
+    assert_eq!(app.count("follow_ups").await, 1);
+    let history = json_ok(
+        app.get(&format!("{path}/history")).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 40, "every changed body is one history entry");
+    for pair in history.windows(2) {
+        assert_eq!(pair[1]["before"], pair[0]["after"]);
+    }
+    let current = json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    assert_eq!(
+        current["comment"],
+        history.last().unwrap()["after"]["comment"]
+    );
+}
