@@ -27,7 +27,7 @@ pub const MAX_ITEMS: usize = 10_000;
 /// Largest batch or CSV body (the app's default JSON limit is far smaller).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Attempts of a batch write that a concurrent transaction got in the way of.
-const MAX_ATTEMPTS: usize = 3;
+const MAX_ATTEMPTS: usize = 5;
 /// Longest `Idempotency-Key`.
 const MAX_KEY_LEN: usize = 200;
 

@@ -369,12 +369,31 @@ pub async fn classify_batch(conn: &mut Conn, items: &[BatchItem]) -> ApiResult<B
 /// Writes a validated batch with set-based statements, recording every change in the history
 /// like `upsert` does. Run inside a transaction; items must have distinct (activity, year) keys.
 ///
-/// 1. insert the new keys (`ON CONFLICT DO NOTHING`: a key a concurrent batch is inserting waits
-///    for it, then counts as existing), with their history entries;
-/// 2. lock every key's row in key order, so the before-images read next are the latest;
-/// 3. update the rows whose status or comment differ, with their history entries.
+/// 1. lock the rows that exist, in key order, so the before-images read below are the latest and
+///    overlapping batches queue instead of deadlocking;
+/// 2. insert the keys that do not exist, with their history entries;
+/// 3. update the locked rows whose status or comment differ, with their history entries.
+///
+/// Row locks come first: the change log's triggers lock `data_version` at the end of the first
+/// writing statement, and no transaction may wait for a row lock while holding it. A key that
+/// another writer created between 1 and 2 is not locked by this one, so the batch gives up with a
+/// retryable conflict instead of locking it late.
 pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiResult<BatchCounts> {
     let columns = Columns::of(items);
+    let locked: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM ( \
+             SELECT 1 FROM follow_ups f \
+             JOIN unnest($1::uuid[], $2::int4[]) AS i(activity_id, year) \
+               ON f.activity_id = i.activity_id AND f.year = i.year \
+             ORDER BY f.activity_id, f.year \
+             FOR NO KEY UPDATE OF f \
+         ) locked",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&columns.activity_ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(&columns.years)
+    .get_result(conn)
+    .await?;
+
     let created: Count = bind_columns!(
         diesel::sql_query(format!(
             "WITH {INPUT}, inserted AS ( \
@@ -394,22 +413,8 @@ pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiR
     .bind::<diesel::sql_types::Text, _>(by)
     .get_result(conn)
     .await?;
-
-    let locked: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM ( \
-             SELECT 1 FROM follow_ups f \
-             JOIN unnest($1::uuid[], $2::int4[]) AS i(activity_id, year) \
-               ON f.activity_id = i.activity_id AND f.year = i.year \
-             ORDER BY f.activity_id, f.year \
-             FOR NO KEY UPDATE OF f \
-         ) locked",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&columns.activity_ids)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(&columns.years)
-    .get_result(conn)
-    .await?;
-    if count(locked.n) != columns.len() {
-        // A follow-up was deleted between the insert and the lock: the batch starts over.
+    let (locked, created) = (count(locked.n), count(created.n));
+    if locked + created != columns.len() {
         return Err(ApiError::concurrent_change());
     }
 
@@ -435,8 +440,6 @@ pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiR
     .bind::<diesel::sql_types::Text, _>(by)
     .get_result(conn)
     .await?;
-
-    let created = count(created.n);
     let updated = count(updated.n);
     Ok(BatchCounts {
         created,

@@ -832,6 +832,99 @@ async fn overlapping_concurrent_batches_lose_nothing_and_never_deadlock() {
         assert_eq!(changes.last().unwrap()["after"], row.current);
         assert_eq!(row.current["version"], changes.len());
     }
+    drop(conn);
+    assert_eq!(deadlocks(&app).await, 0);
+}
+
+/// Deadlocks PostgreSQL detected (and broke) in this test's database so far. The server's
+/// connections are ended first: a backend reports its counts when it exits.
+async fn deadlocks(app: &TestApp) -> i64 {
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.db().await;
+    diesel::sql_query(
+        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .get_result::<Count>(&mut conn)
+    .await
+    .unwrap();
+    for _ in 0..50 {
+        let others: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+        if others.n == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    diesel::sql_query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .get_result::<Count>(&mut conn)
+    .await
+    .unwrap()
+    .n
+}
+
+#[tokio::test]
+async fn batches_and_single_writes_together_never_deadlock() {
+    let app = TestApp::spawn().await;
+    let (_, goal_id, _) = app.plan_goal_activity().await;
+    let ids = activities(&app, &goal_id, 40).await;
+    let item = |id: &String, year: i32, comment: &str| json!({"activity_id": id, "year": year, "status": "ongoing", "comment": comment});
+    let existing: Vec<Value> = ids
+        .iter()
+        .flat_map(|id| (2024..2027).map(move |year| (id, year)))
+        .map(|(id, year)| item(id, year, "start"))
+        .collect();
+    json_ok(
+        app.post(BATCH, &json!({ "items": existing })).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    for round in 0..3 {
+        // Each batch updates every existing key and creates new ones; PUTs update single keys.
+        let batch = |b: usize| {
+            let items: Vec<Value> = ids
+                .iter()
+                .flat_map(|id| (2024..2027 + 1 + round).map(move |year| (id, year)))
+                .map(|(id, year)| item(id, year, &format!("round {round} batch {b}")))
+                .collect();
+            app.post(BATCH, &json!({ "items": items })).send()
+        };
+        let put = |i: usize| {
+            app.put(
+                &format!(
+                    "/api/v1/activities/{}/follow-ups/{}",
+                    ids[(i * 7) % ids.len()],
+                    2024 + (i % 3)
+                ),
+                &json!({"status": "completed", "comment": format!("round {round} put {i}")}),
+            )
+            .send()
+        };
+        let puts = futures_util::future::join_all((0..12).map(put));
+        let (a, b, puts) = tokio::join!(batch(0), batch(1), puts);
+        json_ok(a, StatusCode::OK).await;
+        json_ok(b, StatusCode::OK).await;
+        for response in puts {
+            let response = response.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+        }
+    }
+    assert_eq!(deadlocks(&app).await, 0);
 }
 
 /// Tokens for several subjects of one test app.
