@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ListResponse, if_match, ok_with_etag, version_etag};
+use super::{ListResponse, cache, if_match, ok_with_etag, version_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::activities::{ActivityDates, ActivityRow};
@@ -180,7 +180,8 @@ pub struct ListFollowUpsQuery {
     tag = "follow-ups",
     params(ListFollowUpsQuery),
     responses(
-        (status = 200, description = "A page of follow-ups", body = ListResponse<FollowUp>),
+        (status = 200, description = "A page of follow-ups", body = ListResponse<FollowUp>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
@@ -192,6 +193,7 @@ pub struct ListFollowUpsQuery {
 pub async fn list_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListFollowUpsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
@@ -207,6 +209,10 @@ pub async fn list_follow_ups(
         actor_id: query.actor_id,
     };
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |(r, ..)| (r.year, r.activity_id));
     let items = rows
@@ -222,7 +228,7 @@ pub async fn list_follow_ups(
             )
         })
         .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(ListResponse::new(items, next_cursor)))
+    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
 }
 
 /// Every follow-up of an activity, by year.

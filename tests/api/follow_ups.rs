@@ -1033,6 +1033,15 @@ async fn the_follow_up_list_filters_and_pages() {
             .collect()
     };
     let all = list(String::new()).await;
+    let first = app.get("/api/v1/follow-ups").send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .get("/api/v1/follow-ups")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(all["items"].as_array().unwrap().len(), 6);
     assert_eq!(all["items"][0]["year"], 2024, "ordered by year first");
     assert!(all["items"][0]["warnings"].is_array());
