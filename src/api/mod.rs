@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod actors;
+pub mod csv;
 pub mod follow_ups;
 pub mod goals;
 pub mod health;
@@ -137,7 +138,12 @@ pub mod cache {
     }
 
     pub fn ok<T: Serialize>(etag: EntityTag, body: &T) -> HttpResponse {
-        headers(HttpResponse::Ok(), etag).json(body)
+        builder(etag).json(body)
+    }
+
+    /// A 200 with the caching headers, for a body of any media type.
+    pub fn builder(etag: EntityTag) -> HttpResponseBuilder {
+        headers(HttpResponse::Ok(), etag)
     }
 
     /// 304 when `If-None-Match` holds the row's version ETag, else 200 with the body.
