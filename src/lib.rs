@@ -41,6 +41,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::actors::routes(cfg);
     api::activities::routes(cfg);
     api::follow_ups::routes(cfg);
+    api::changes::routes(cfg);
 }
 
 /// Every error actix's extractors raise becomes a problem document.

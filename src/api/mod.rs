@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod actors;
+pub mod changes;
 pub mod csv;
 pub mod follow_ups;
 pub mod goals;

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod activity_list;
 pub mod actors;
+pub mod changes;
 pub mod clients;
 pub mod follow_ups;
 pub mod goals;

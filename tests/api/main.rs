@@ -5,6 +5,7 @@ mod helpers;
 mod activities;
 mod activity_list;
 mod auth;
+mod changes;
 mod crud;
 mod downloads;
 mod errors;
