@@ -42,6 +42,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::activities::routes(cfg);
     api::follow_ups::routes(cfg);
     api::changes::routes(cfg);
+    api::collaborations::routes(cfg);
 }
 
 /// Every error actix's extractors raise becomes a problem document.

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         (name = "activities", description = "Activities and the actors that run and join them"),
         (name = "actors", description = "Municipalities, the region and its units, institutions, networks, persons"),
         (name = "follow-ups", description = "The yearly follow-up of every activity"),
+        (name = "collaborations", description = "What an actor or municipality takes part in, with roles, partners and status"),
         (name = "changes", description = "The change feed: every create, update and delete in commit order"),
         (name = "health", description = "Probes for orchestrators"),
     )

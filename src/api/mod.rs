@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod actors;
 pub mod changes;
+pub mod collaborations;
 pub mod csv;
 pub mod follow_ups;
 pub mod goals;

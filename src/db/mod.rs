@@ -5,6 +5,7 @@ pub mod activity_list;
 pub mod actors;
 pub mod changes;
 pub mod clients;
+pub mod collaborations;
 pub mod follow_ups;
 pub mod goals;
 pub mod pagination;

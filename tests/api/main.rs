@@ -6,6 +6,7 @@ mod activities;
 mod activity_list;
 mod auth;
 mod changes;
+mod collaborations;
 mod crud;
 mod downloads;
 mod errors;
