@@ -43,6 +43,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::follow_ups::routes(cfg);
     api::changes::routes(cfg);
     api::collaborations::routes(cfg);
+    api::reports::routes(cfg);
 }
 
 /// Every error actix's extractors raise becomes a problem document.

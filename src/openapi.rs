@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         (name = "actors", description = "Municipalities, the region and its units, institutions, networks, persons"),
         (name = "follow-ups", description = "The yearly follow-up of every activity"),
         (name = "collaborations", description = "What an actor or municipality takes part in, with roles, partners and status"),
+        (name = "reports", description = "The yearly follow-up per goal and plan, its trend, missing follow-ups; the collaboration matrix and network"),
         (name = "changes", description = "The change feed: every create, update and delete in commit order"),
         (name = "health", description = "Probes for orchestrators"),
     )

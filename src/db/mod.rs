@@ -10,6 +10,7 @@ pub mod follow_ups;
 pub mod goals;
 pub mod pagination;
 pub mod plans;
+pub mod reports;
 pub mod schema;
 pub mod sql;
 

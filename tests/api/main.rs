@@ -12,5 +12,6 @@ mod downloads;
 mod errors;
 mod migrations;
 mod openapi;
+mod reports;
 mod robustness;
 mod seed;
