@@ -41,6 +41,9 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::actors::routes(cfg);
     api::activities::routes(cfg);
     api::follow_ups::routes(cfg);
+    api::changes::routes(cfg);
+    api::collaborations::routes(cfg);
+    api::reports::routes(cfg);
     api::token::routes(cfg);
     api::clients::routes(cfg);
 }

@@ -15,6 +15,9 @@ use utoipa::{Modify, OpenApi};
         (name = "follow-ups", description = "The yearly follow-up of every activity"),
         (name = "auth", description = "Tokens for integration clients (OAuth 2.0 client credentials)"),
         (name = "clients", description = "Integration clients: service accounts with hashed secrets, scopes and an optional actor binding"),
+        (name = "collaborations", description = "What an actor or municipality takes part in, with roles, partners and status"),
+        (name = "reports", description = "The yearly follow-up per goal and plan, its trend, missing follow-ups; the collaboration matrix and network"),
+        (name = "changes", description = "The change feed: every create, update and delete in commit order"),
         (name = "health", description = "Probes for orchestrators"),
     )
 )]

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::actors::Actor;
 use super::cache;
+use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::follow_ups::FollowUp;
 use super::goals::Goal;
 use super::plans::Plan;
@@ -88,6 +89,72 @@ impl Activity {
             follow_ups: None,
         }
     }
+}
+
+impl CsvRecord for Activity {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "plan_id",
+            "plan",
+            "goal_id",
+            "goal_code",
+            "goal",
+            "title",
+            "description",
+            "start_year",
+            "start_term",
+            "end_year",
+            "recurrence",
+            "tags",
+            "linked_goal_ids",
+            "actors",
+            "follow_up_year",
+            "follow_up_status",
+            "follow_up_comment",
+            "position",
+            "version",
+            "updated_at",
+        ]
+    }
+
+    /// Embedded rows flattened: the goal's code and title, the plan's title, the actors as
+    /// "name (role); …", the embedded follow-up's year, status and comment.
+    fn record(&self) -> Vec<String> {
+        let follow_up = self.follow_ups.as_ref().and_then(|f| f.first());
+        vec![
+            self.id.to_string(),
+            self.plan_id.to_string(),
+            csv::opt(self.plan.as_ref().map(|p| &p.title)),
+            self.goal_id.to_string(),
+            csv::opt(self.goal.as_ref().and_then(|g| g.code.as_ref())),
+            csv::opt(self.goal.as_ref().map(|g| &g.title)),
+            self.title.clone(),
+            csv::opt(self.description.as_ref()),
+            csv::opt(self.start_year),
+            csv::opt(self.start_term),
+            csv::opt(self.end_year),
+            self.recurrence.to_string(),
+            csv::list(&self.tags),
+            csv::list(&self.linked_goal_ids),
+            actors_cell(self.actors.as_deref().unwrap_or_default()),
+            csv::opt(follow_up.map(|f| f.year)),
+            csv::opt(follow_up.and_then(|f| f.status)),
+            csv::opt(follow_up.and_then(|f| f.comment.as_ref())),
+            self.position.to_string(),
+            self.version.to_string(),
+            self.updated_at.to_rfc3339(),
+        ]
+    }
+}
+
+/// Actors with their roles in one CSV cell: "Kulturstrateger (responsible); Områdeschef (supporting)".
+pub fn actors_cell(actors: &[ActivityActor]) -> String {
+    csv::list(
+        actors
+            .iter()
+            .map(|a| format!("{} ({})", a.actor.name, a.role)),
+    )
 }
 
 /// One actor's role in an activity.
@@ -223,6 +290,12 @@ pub struct ListActivitiesQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header). CSV
+    /// always carries the goal, plan, actors and follow-up, flattened.
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
+    pub excel: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -247,6 +320,13 @@ pub struct Embed {
 }
 
 impl Embed {
+    const ALL: Embed = Embed {
+        goal: true,
+        plan: true,
+        actors: true,
+        follow_ups: true,
+    };
+
     fn parse(raw: Option<&str>) -> ApiResult<Self> {
         let mut embed = Embed::default();
         for part in raw
@@ -487,8 +567,10 @@ async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
     tag = "activities",
     params(ListActivitiesQuery),
     responses(
-        (status = 200, description = "A page of activities", body = ListResponse<Activity>,
-            headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 200, description = "A page of activities", content(
+            (ListResponse<Activity> = "application/json"),
+            (String = "text/csv"),
+        ), headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -505,13 +587,18 @@ pub async fn list_activities(
     query: web::Query<ListActivitiesQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
+    let query = query.into_inner();
+    let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let ListRequest {
         query,
-        embed,
+        mut embed,
         cursor,
         limit,
         count,
-    } = query.into_inner().into_request()?;
+    } = query.into_request()?;
+    if representation.is_csv() {
+        embed = Embed::ALL;
+    }
     let page = Page::<Cursor>::new(limit, cursor.as_deref())?;
     let conn = state.pool.get().await?;
     let conn: &crate::db::Conn = &conn;
@@ -549,14 +636,19 @@ pub async fn list_activities(
             }
         })
         .await?;
-    Ok(cache::ok(
-        etag,
-        &ListResponse {
-            items,
-            next_cursor,
-            total,
-        },
-    ))
+    let body = ListResponse {
+        items,
+        next_cursor,
+        total,
+    };
+    csv::reply(
+        representation,
+        cache::builder(etag),
+        &req,
+        &body,
+        || Table::of("activities.csv", &body.items),
+        body.next_cursor.as_deref().map(|c| ("cursor", c)),
+    )
 }
 
 /// Create an activity.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
@@ -53,6 +54,38 @@ impl From<ActorRow> for Actor {
             updated_at: row.updated_at,
             version: row.version,
         }
+    }
+}
+
+impl CsvRecord for Actor {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "name",
+            "kind",
+            "municipality_code",
+            "parent_id",
+            "title",
+            "website",
+            "email",
+            "version",
+            "updated_at",
+        ]
+    }
+
+    fn record(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.kind.to_string(),
+            csv::opt(self.municipality_code.as_ref()),
+            csv::opt(self.parent_id),
+            csv::opt(self.title.as_ref()),
+            csv::opt(self.website.as_ref()),
+            csv::opt(self.email.as_ref()),
+            self.version.to_string(),
+            self.updated_at.to_rfc3339(),
+        ]
     }
 }
 
@@ -130,6 +163,11 @@ pub struct ListActorsQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
+    pub excel: Option<bool>,
 }
 
 struct ActorFields<'a> {
@@ -173,7 +211,10 @@ fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
     tag = "actors",
     params(ListActorsQuery),
     responses(
-        (status = 200, description = "A page of actors", body = ListResponse<Actor>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, description = "A page of actors", content(
+            (ListResponse<Actor> = "application/json"),
+            (String = "text/csv"),
+        ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -194,6 +235,7 @@ pub async fn list_actors(
     let mut c = Checks::default();
     c.text("q", query.q.as_deref(), 0, 200);
     c.finish()?;
+    let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let filter = ActorFilter {
         kind: query.kind,
@@ -213,7 +255,15 @@ pub async fn list_actors(
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.name.clone(), r.id));
     let items = rows.into_iter().map(Actor::from).collect::<Vec<_>>();
-    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
+    let body = ListResponse::new(items, next_cursor);
+    csv::reply(
+        representation,
+        cache::builder(etag),
+        &req,
+        &body,
+        || Table::of("actors.csv", &body.items),
+        body.next_cursor.as_deref().map(|c| ("cursor", c)),
+    )
 }
 
 /// Create an actor.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
@@ -56,6 +57,38 @@ impl From<GoalRow> for Goal {
             updated_at: row.updated_at,
             version: row.version,
         }
+    }
+}
+
+impl CsvRecord for Goal {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "plan_id",
+            "parent_id",
+            "code",
+            "kind",
+            "title",
+            "description",
+            "position",
+            "version",
+            "updated_at",
+        ]
+    }
+
+    fn record(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.plan_id.to_string(),
+            csv::opt(self.parent_id),
+            csv::opt(self.code.as_ref()),
+            self.kind.to_string(),
+            self.title.clone(),
+            csv::opt(self.description.as_ref()),
+            self.position.to_string(),
+            self.version.to_string(),
+            self.updated_at.to_rfc3339(),
+        ]
     }
 }
 
@@ -138,6 +171,11 @@ pub struct ListGoalsQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
+    pub excel: Option<bool>,
 }
 
 fn check_goal(
@@ -171,7 +209,10 @@ fn check_goal(
     tag = "goals",
     params(ListGoalsQuery),
     responses(
-        (status = 200, description = "A page of goals", body = ListResponse<Goal>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, description = "A page of goals", content(
+            (ListResponse<Goal> = "application/json"),
+            (String = "text/csv"),
+        ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -192,6 +233,7 @@ pub async fn list_goals(
     let mut c = Checks::default();
     c.text("q", query.q.as_deref(), 0, 200);
     c.finish()?;
+    let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::<GoalKey>::new(query.limit, query.cursor.as_deref())?;
     let sort = query.sort.unwrap_or_default();
     let filter = GoalFilter {
@@ -212,7 +254,15 @@ pub async fn list_goals(
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| r.key(sort));
     let items = rows.into_iter().map(Goal::from).collect::<Vec<_>>();
-    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
+    let body = ListResponse::new(items, next_cursor);
+    csv::reply(
+        representation,
+        cache::builder(etag),
+        &req,
+        &body,
+        || Table::of("goals.csv", &body.items),
+        body.next_cursor.as_deref().map(|c| ("cursor", c)),
+    )
 }
 
 /// The goal tree of a plan, nested.

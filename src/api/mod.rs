@@ -2,12 +2,16 @@
 
 pub mod activities;
 pub mod actors;
+pub mod changes;
 pub mod clients;
+pub mod collaborations;
+pub mod csv;
 pub mod follow_up_batches;
 pub mod follow_ups;
 pub mod goals;
 pub mod health;
 pub mod plans;
+pub mod reports;
 pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};
@@ -140,7 +144,12 @@ pub mod cache {
     }
 
     pub fn ok<T: Serialize>(etag: EntityTag, body: &T) -> HttpResponse {
-        headers(HttpResponse::Ok(), etag).json(body)
+        builder(etag).json(body)
+    }
+
+    /// A 200 with the caching headers, for a body of any media type.
+    pub fn builder(etag: EntityTag) -> HttpResponseBuilder {
+        headers(HttpResponse::Ok(), etag)
     }
 
     /// 304 when `If-None-Match` holds the row's version ETag, else 200 with the body.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
@@ -58,6 +59,42 @@ impl From<PlanRow> for Plan {
             updated_at: row.updated_at,
             version: row.version,
         }
+    }
+}
+
+impl CsvRecord for Plan {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "id",
+            "title",
+            "kind",
+            "status",
+            "first_year",
+            "last_year",
+            "parent_id",
+            "reference",
+            "adopted_on",
+            "description",
+            "version",
+            "updated_at",
+        ]
+    }
+
+    fn record(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.title.clone(),
+            self.kind.to_string(),
+            self.status.to_string(),
+            self.first_year.to_string(),
+            self.last_year.to_string(),
+            csv::opt(self.parent_id),
+            csv::opt(self.reference.as_ref()),
+            csv::opt(self.adopted_on),
+            csv::opt(self.description.as_ref()),
+            self.version.to_string(),
+            self.updated_at.to_rfc3339(),
+        ]
     }
 }
 
@@ -125,6 +162,11 @@ pub struct ListPlansQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
+    pub excel: Option<bool>,
 }
 
 fn check_plan(
@@ -152,7 +194,10 @@ fn check_plan(
     tag = "plans",
     params(ListPlansQuery),
     responses(
-        (status = 200, description = "A page of plans", body = ListResponse<Plan>),
+        (status = 200, description = "A page of plans", content(
+            (ListResponse<Plan> = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks the `read` scope", body = Problem, content_type = "application/problem+json"),
@@ -164,10 +209,12 @@ fn check_plan(
 pub async fn list_plans(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListPlansQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
+    let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let filter = PlanFilter {
         parent_id: query.parent_id,
@@ -177,11 +224,19 @@ pub async fn list_plans(
     let mut conn = state.pool.get().await?;
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.first_year, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse {
+    let body = ListResponse {
         items: rows.into_iter().map(Plan::from).collect::<Vec<_>>(),
         next_cursor,
         total: None,
-    }))
+    };
+    csv::reply(
+        representation,
+        HttpResponse::Ok(),
+        &req,
+        &body,
+        || Table::of("plans.csv", &body.items),
+        body.next_cursor.as_deref().map(|c| ("cursor", c)),
+    )
 }
 
 /// Create a plan.

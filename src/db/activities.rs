@@ -14,7 +14,13 @@ use crate::domain::{Recurrence, Role, StartTerm};
 use crate::error::{ApiError, ApiResult, FieldError};
 use diesel_async::AsyncPgConnection;
 
-#[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
+#[derive(
+    Debug,
+    Clone,
+    diesel::prelude::Queryable,
+    diesel::prelude::QueryableByName,
+    diesel::prelude::Selectable,
+)]
 #[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
 pub struct ActivityRow {
     pub id: Uuid,

@@ -3,12 +3,15 @@
 pub mod activities;
 pub mod activity_list;
 pub mod actors;
+pub mod changes;
 pub mod clients;
+pub mod collaborations;
 pub mod follow_ups;
 pub mod goals;
 pub mod idempotency;
 pub mod pagination;
 pub mod plans;
+pub mod reports;
 pub mod schema;
 pub mod sql;
 

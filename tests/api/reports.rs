@@ -1,0 +1,782 @@
+//! The reports on the seed data, with the seed files as the oracle: follow-up summary rolled up
+//! the goal tree, trend, missing follow-ups, and the collaboration matrix and network.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::collaborations::seed_plans;
+use crate::downloads::download;
+use crate::helpers::{TestApp, fields, json_ok, problem, seeded_activity};
+use kulturplan::seed;
+
+const PLAN: &str = "genomforandeplan-2024";
+const CULTURE_PLAN: &str = "kulturplan-2024-2027";
+const HANDLINGSPLAN: &str = "handlingsplan-2020-2023";
+const BUCKETS: [&str; 7] = [
+    "planned",
+    "delayed",
+    "completed",
+    "ongoing",
+    "no_status",
+    "not_reported",
+    "planned_derived",
+];
+
+fn plan_file(key: &str) -> Value {
+    seed_plans()
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap()
+}
+
+/// goal key → parent goal key, for every goal of a plan file.
+fn parents(plan: &Value) -> HashMap<String, Option<String>> {
+    fn walk(goals: &Value, parent: Option<&str>, out: &mut HashMap<String, Option<String>>) {
+        for g in goals.as_array().unwrap() {
+            let key = g["key"].as_str().unwrap();
+            out.insert(key.to_owned(), parent.map(str::to_owned));
+            walk(&g["children"], Some(key), out);
+        }
+    }
+    let mut out = HashMap::new();
+    walk(&plan["goals"], None, &mut out);
+    out
+}
+
+fn top_of(parents: &HashMap<String, Option<String>>, key: &str) -> String {
+    let mut key = key.to_owned();
+    while let Some(Some(parent)) = parents.get(&key) {
+        key = parent.clone();
+    }
+    key
+}
+
+/// The bucket the seed files put an activity in for `year` (before any API write).
+fn seed_bucket(activity: &Value, year: i64) -> &'static str {
+    let follow_up = activity["follow_ups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["year"] == year);
+    match follow_up {
+        Some(f) => match f["status"].as_str() {
+            None => "no_status",
+            Some("planned") => "planned",
+            Some("delayed") => "delayed",
+            Some("completed") => "completed",
+            Some("ongoing") => "ongoing",
+            Some(other) => panic!("status {other}"),
+        },
+        None if activity["start_year"].as_i64().is_some_and(|s| s > year) => "planned_derived",
+        None => "not_reported",
+    }
+}
+
+fn counts_of(entry: &Value) -> BTreeMap<String, i64> {
+    BUCKETS
+        .iter()
+        .map(|b| ((*b).to_owned(), entry["counts"][b].as_i64().unwrap()))
+        .collect()
+}
+
+/// Every count adds up to the total beside it.
+fn assert_adds_up(entry: &Value) {
+    let sum: i64 = counts_of(entry).values().sum();
+    assert_eq!(sum, entry["total"].as_i64().unwrap(), "{entry}");
+    if entry["total"] != 0 {
+        let shares: f64 = BUCKETS
+            .iter()
+            .map(|b| entry["shares"][b].as_f64().unwrap())
+            .sum();
+        assert!((shares - 1.0).abs() < 0.001, "{entry}");
+    }
+}
+
+async fn summary(app: &TestApp, plan: &str, year: i32, extra: &str) -> Value {
+    json_ok(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-summary?plan_id={}&year={year}{extra}",
+            seed::plan_id(plan)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_2024_summary_adds_up_to_the_plans_activities_and_rolls_up_the_goal_tree() {
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(PLAN);
+    let activities = file["activities"].as_array().unwrap();
+    let tree = parents(&file);
+
+    for plan in [PLAN, CULTURE_PLAN] {
+        let report = summary(&app, plan, 2024, "").await;
+        assert_eq!(report["year"], 2024);
+        assert_eq!(report["plan_id"], seed::plan_id(plan).to_string());
+        // The plan: every activity once, in the bucket the seed puts it in.
+        assert_eq!(report["plan"]["total"], activities.len() as i64);
+        assert_adds_up(&report["plan"]);
+        let mut expected: BTreeMap<String, i64> =
+            BUCKETS.iter().map(|b| ((*b).to_owned(), 0)).collect();
+        for a in activities {
+            *expected.get_mut(seed_bucket(a, 2024)).unwrap() += 1;
+        }
+        assert_eq!(counts_of(&report["plan"]), expected, "{plan}");
+        assert_eq!(expected["no_status"], 6, "the six notes of January 2025");
+
+        // Each goal: its own activities plus its children's; the top level adds up to the plan.
+        let goals = report["goals"].as_array().unwrap();
+        let by_id: HashMap<&str, &Value> = goals
+            .iter()
+            .map(|g| (g["goal_id"].as_str().unwrap(), g))
+            .collect();
+        for goal in goals {
+            assert_adds_up(goal);
+            let id = goal["goal_id"].as_str().unwrap();
+            let mut sum: BTreeMap<String, i64> =
+                BUCKETS.iter().map(|b| ((*b).to_owned(), 0)).collect();
+            for child in goals.iter().filter(|c| c["parent_id"] == id) {
+                for (b, n) in counts_of(child) {
+                    *sum.get_mut(&b).unwrap() += n;
+                }
+            }
+            for a in activities {
+                if seed::goal_id(PLAN, a["goal"].as_str().unwrap()).to_string() == id {
+                    *sum.get_mut(seed_bucket(a, 2024)).unwrap() += 1;
+                }
+            }
+            assert_eq!(counts_of(goal), sum, "goal {}", goal["code"]);
+            // Parents come before their children.
+            if let Some(parent) = goal["parent_id"].as_str() {
+                let p = goals.iter().position(|g| g["goal_id"] == parent).unwrap();
+                let c = goals.iter().position(|g| g["goal_id"] == id).unwrap();
+                assert!(p < c);
+                assert_eq!(by_id[parent]["depth"].as_i64().unwrap() + 1, goal["depth"]);
+            }
+        }
+        let top_total: i64 = goals
+            .iter()
+            .filter(|g| g["parent_id"].is_null())
+            .map(|g| g["total"].as_i64().unwrap())
+            .sum();
+        assert_eq!(top_total, activities.len() as i64);
+        // The seed's goal tree, whole: 41 goals of the implementation plan (and the culture
+        // plan's own three objectives, which hold no activities).
+        let implementation_goals: BTreeSet<String> = tree
+            .keys()
+            .map(|k| seed::goal_id(PLAN, k).to_string())
+            .collect();
+        let listed: BTreeSet<String> = goals
+            .iter()
+            .filter(|g| g["plan_id"] == seed::plan_id(PLAN).to_string())
+            .map(|g| g["goal_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(listed, implementation_goals);
+        let expected_len = if plan == CULTURE_PLAN { 44 } else { 41 };
+        assert_eq!(goals.len(), expected_len, "{plan}");
+    }
+    let culture = summary(&app, CULTURE_PLAN, 2024, "").await;
+    let own: Vec<&Value> = culture["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["plan_id"] == seed::plan_id(CULTURE_PLAN).to_string())
+        .collect();
+    assert_eq!(own.len(), 3);
+    assert!(own.iter().all(|g| g["total"] == 0));
+    assert_eq!(
+        culture["goals"][0]["plan_id"],
+        seed::plan_id(CULTURE_PLAN).to_string(),
+        "the plan's own goals before its sub-plans'"
+    );
+}
+
+#[tokio::test]
+async fn reported_statuses_move_between_buckets_and_misfits_are_flagged() {
+    let app = TestApp::spawn_seeded().await;
+    let before = summary(&app, PLAN, 2024, "").await;
+    let a002 = seeded_activity(PLAN, "a002"); // starts 2025
+    let a003 = seeded_activity(PLAN, "a003"); // starts 2024
+    let a006 = seeded_activity(PLAN, "a006");
+    for (id, status) in [(&a002, "planned"), (&a003, "completed"), (&a006, "planned")] {
+        json_ok(
+            app.put(
+                &format!("/api/v1/activities/{id}/follow-ups/2024"),
+                &json!({ "status": status }),
+            )
+            .send()
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let file = plan_file(PLAN);
+    let start = |key: &str| {
+        file["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == key)
+            .unwrap()["start_year"]
+            .as_i64()
+    };
+    assert_eq!(start("a002"), Some(2025));
+    assert_eq!(start("a003"), Some(2024));
+    assert!(start("a006").is_some_and(|s| s <= 2024));
+
+    let after = summary(&app, PLAN, 2024, "").await;
+    let (b, a) = (counts_of(&before["plan"]), counts_of(&after["plan"]));
+    assert_eq!(a["planned"], b["planned"] + 2);
+    assert_eq!(a["completed"], b["completed"] + 1);
+    assert_eq!(a["planned_derived"], b["planned_derived"] - 1);
+    assert_eq!(a["not_reported"], b["not_reported"] - 2);
+    assert_eq!(after["plan"]["total"], before["plan"]["total"]);
+    // `planned` for a year at or after the start year is flagged, not refused.
+    assert_eq!(before["plan"]["flagged"], 0);
+    assert_eq!(after["plan"]["flagged"], 1);
+    let goal_41 = after["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"] == "4.1")
+        .unwrap();
+    assert_eq!(goal_41["flagged"], 1);
+}
+
+#[tokio::test]
+async fn the_summary_groups_per_responsible_unit_and_per_municipality() {
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(PLAN);
+    let activities = file["activities"].as_array().unwrap();
+    let report = summary(&app, PLAN, 2024, "&group_by=responsible").await;
+    assert_eq!(report["group_by"], "responsible");
+    let groups = report["groups"].as_array().unwrap();
+    let mut expected: BTreeMap<Option<String>, i64> = BTreeMap::new();
+    for a in activities {
+        let responsible: Vec<&str> = a["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["role"] == "responsible")
+            .map(|l| l["actor"].as_str().unwrap())
+            .collect();
+        if responsible.is_empty() {
+            *expected.entry(None).or_default() += 1;
+        }
+        for key in responsible {
+            *expected
+                .entry(Some(seed::actor_id(key).to_string()))
+                .or_default() += 1;
+        }
+    }
+    let actual: BTreeMap<Option<String>, i64> = groups
+        .iter()
+        .map(|g| {
+            assert_adds_up(g);
+            (
+                g["actor_id"].as_str().map(str::to_owned),
+                g["total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, expected);
+    let strateger = groups
+        .iter()
+        .find(|g| g["name"] == "Kulturstrateger")
+        .unwrap();
+    assert_eq!(strateger["kind"], "unit");
+
+    // Per municipality, on the handlingsplan: every municipality, with the activities it is in.
+    let file = plan_file(HANDLINGSPLAN);
+    let report = summary(&app, HANDLINGSPLAN, 2022, "&group_by=municipality").await;
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 12);
+    for g in groups {
+        assert_adds_up(g);
+        let actor = g["actor_id"].as_str().unwrap();
+        let expected = file["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["actors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| seed::actor_id(l["actor"].as_str().unwrap()).to_string() == actor)
+            })
+            .count() as i64;
+        assert_eq!(g["total"], expected, "{}", g["name"]);
+        assert_eq!(
+            g["counts"]["not_reported"], expected,
+            "nothing reported in 2022"
+        );
+    }
+    assert_eq!(groups[0]["name"], "Askersunds kommun");
+    assert_eq!(groups[11]["name"], "Örebro kommun");
+}
+
+#[tokio::test]
+async fn the_trend_counts_every_year_of_the_plan() {
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(PLAN);
+    let activities = file["activities"].as_array().unwrap();
+    let trend = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={}",
+            seed::plan_id(CULTURE_PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (trend["from"].as_i64(), trend["to"].as_i64()),
+        (Some(2024), Some(2027))
+    );
+    let years = trend["years"].as_array().unwrap();
+    assert_eq!(years.len(), 4);
+    for (entry, year) in years.iter().zip(2024..) {
+        assert_eq!(entry["year"], year);
+        assert_adds_up(entry);
+        assert_eq!(entry["total"], activities.len() as i64);
+        let derived = activities
+            .iter()
+            .filter(|a| a["start_year"].as_i64().is_some_and(|s| s > year))
+            .count() as i64;
+        assert_eq!(entry["counts"]["planned_derived"], derived, "{year}");
+    }
+    let summary = summary(&app, CULTURE_PLAN, 2024, "").await;
+    assert_eq!(years[0]["counts"], summary["plan"]["counts"]);
+
+    let narrowed = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={}&from=2022&to=2023",
+            seed::plan_id(PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let years: Vec<i64> = narrowed["years"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|y| y["year"].as_i64().unwrap())
+        .collect();
+    assert_eq!(years, [2022, 2023]);
+    let p = problem(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={}&from=2026&to=2024",
+            seed::plan_id(PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["to"]);
+}
+
+#[tokio::test]
+async fn missing_follow_ups_shrink_when_a_follow_up_is_posted() {
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(PLAN);
+    let activities = file["activities"].as_array().unwrap();
+    let active_without = |year: i64| -> BTreeSet<String> {
+        activities
+            .iter()
+            .filter(|a| {
+                let start = a["start_year"].as_i64();
+                let end = a["end_year"].as_i64();
+                start.is_some_and(|s| s <= year)
+                    && match end {
+                        Some(e) => e >= year,
+                        None => a["recurrence"] == "annual" || start == Some(year),
+                    }
+                    && !a["follow_ups"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f["year"] == year)
+            })
+            .map(|a| seeded_activity(PLAN, a["key"].as_str().unwrap()))
+            .collect()
+    };
+    let path = format!(
+        "/api/v1/reports/missing-follow-ups?plan_id={}&year=2024",
+        seed::plan_id(PLAN)
+    );
+    let missing = json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    let ids = |report: &Value| -> BTreeSet<String> {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["activity"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expected = active_without(2024);
+    assert_eq!(ids(&missing), expected);
+    assert!(expected.len() > 100);
+    // Whom to ask: the responsible actors of the row.
+    let a003 = seeded_activity(PLAN, "a003");
+    let item = missing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["activity"]["id"] == a003.as_str())
+        .unwrap();
+    let names: Vec<&str> = item["responsible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Teaterfrämjande"]);
+    assert_eq!(item["goal"]["code"], "4.1");
+
+    json_ok(
+        app.put(
+            &format!("/api/v1/activities/{a003}/follow-ups/2024"),
+            &json!({"status": "completed"}),
+        )
+        .send()
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let after = json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    let mut shrunk = expected.clone();
+    shrunk.remove(&a003);
+    assert_eq!(ids(&after), shrunk);
+
+    // In 2026: what runs then (recurring and long-running activities), none reported yet.
+    let in_2026 = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/missing-follow-ups?plan_id={}&year=2026",
+            seed::plan_id(CULTURE_PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&in_2026), active_without(2026));
+
+    let csv = download(&app, &format!("{path}&format=csv"), false).await;
+    assert_eq!(csv.rows.len(), shrunk.len());
+    let a004 = seeded_activity(PLAN, "a004");
+    assert!(
+        !csv.column("activity_id").contains(&a004),
+        "a004 has its note"
+    );
+}
+
+#[tokio::test]
+async fn the_matrix_and_the_network_agree_with_the_seed_files() {
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(HANDLINGSPLAN);
+    let tree = parents(&file);
+    let municipalities: Vec<Value> = {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/actors/common.json");
+        let actors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        actors["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "municipality")
+            .cloned()
+            .collect()
+    };
+    let is_municipality = |key: &str| municipalities.iter().any(|m| m["key"] == key);
+    // (municipality key, top goal key) → activities, from the file.
+    let mut cells: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for a in file["activities"].as_array().unwrap() {
+        let top = top_of(&tree, a["goal"].as_str().unwrap());
+        for link in a["actors"].as_array().unwrap() {
+            let actor = link["actor"].as_str().unwrap();
+            if is_municipality(actor) {
+                cells
+                    .entry((actor.to_owned(), top.clone()))
+                    .or_default()
+                    .insert(a["key"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let matrix = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/collaboration-matrix?plan_id={}",
+            seed::plan_id(HANDLINGSPLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let columns: Vec<String> = matrix["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["goal_id"].as_str().unwrap().to_owned())
+        .collect();
+    let top_keys: Vec<&str> = ["utvecklingsmal-1", "utvecklingsmal-2", "utvecklingsmal-3"].to_vec();
+    assert_eq!(
+        columns,
+        top_keys
+            .iter()
+            .map(|k| seed::goal_id(HANDLINGSPLAN, k).to_string())
+            .collect::<Vec<_>>()
+    );
+    let rows = matrix["municipalities"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    let mut grand: BTreeSet<String> = BTreeSet::new();
+    let mut participations = 0;
+    for row in rows {
+        let key = municipalities
+            .iter()
+            .find(|m| seed::actor_id(m["key"].as_str().unwrap()).to_string() == row["actor_id"])
+            .unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut all: BTreeSet<String> = BTreeSet::new();
+        for (i, top) in top_keys.iter().enumerate() {
+            let expected = cells
+                .get(&(key.clone(), (*top).to_owned()))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(row["counts"][i], expected.len() as i64, "{key} × {top}");
+            participations += expected.len() as i64;
+            all.extend(expected.iter().cloned());
+        }
+        assert_eq!(row["total"], all.len() as i64, "{key}");
+        grand.extend(all);
+    }
+    for (i, top) in top_keys.iter().enumerate() {
+        let column: BTreeSet<&String> = cells
+            .iter()
+            .filter(|((_, t), _)| t == top)
+            .flat_map(|(_, acts)| acts.iter())
+            .collect();
+        assert_eq!(matrix["goals"][i]["total"], column.len() as i64, "{top}");
+    }
+    assert_eq!(matrix["total"], grand.len() as i64);
+    assert_eq!(matrix["participations"], participations);
+    let hallsberg = rows
+        .iter()
+        .find(|r| r["municipality_code"] == "1861")
+        .unwrap();
+    assert_eq!(hallsberg["total"], 12, "the twelve rows naming Hallsberg");
+
+    // The network: every pair of municipalities with the activities both are in.
+    let mut shared: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for a in file["activities"].as_array().unwrap() {
+        let mut ids: Vec<String> = a["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["actor"].as_str().unwrap())
+            .filter(|k| is_municipality(k))
+            .map(|k| seed::actor_id(k).to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        for (i, x) in ids.iter().enumerate() {
+            for y in &ids[i + 1..] {
+                *shared.entry((x.clone(), y.clone())).or_default() += 1;
+            }
+        }
+    }
+    let network = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/collaboration-network?plan_id={}",
+            seed::plan_id(HANDLINGSPLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(network["kind"], "municipality");
+    assert_eq!(network["actors"].as_array().unwrap().len(), 12);
+    let pairs = network["pairs"].as_array().unwrap();
+    let actual: BTreeMap<(String, String), i64> = pairs
+        .iter()
+        .map(|p| {
+            let mut ids = [
+                p["actors"][0]["actor_id"].as_str().unwrap().to_owned(),
+                p["actors"][1]["actor_id"].as_str().unwrap().to_owned(),
+            ];
+            ids.sort();
+            let [x, y] = ids;
+            ((x, y), p["shared"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(actual.len(), pairs.len(), "each pair once");
+    assert_eq!(actual, shared);
+    let weights: Vec<i64> = pairs
+        .iter()
+        .map(|p| p["shared"].as_i64().unwrap())
+        .collect();
+    assert!(
+        weights.windows(2).all(|w| w[0] >= w[1]),
+        "most shared first"
+    );
+    for node in network["actors"].as_array().unwrap() {
+        let row = rows
+            .iter()
+            .find(|r| r["actor_id"] == node["actor_id"])
+            .unwrap();
+        assert_eq!(node["activities"], row["total"], "{}", node["name"]);
+    }
+    // Across every plan the 2012 plan's activity joins all twelve.
+    let everywhere = json_ok(
+        app.get("/api/v1/reports/collaboration-network")
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(everywhere["pairs"].as_array().unwrap().len(), 66);
+}
+
+#[tokio::test]
+async fn reports_download_as_csv_and_for_excel() {
+    let app = TestApp::spawn_seeded().await;
+    let plan = seed::plan_id(PLAN);
+    let csv = download(
+        &app,
+        &format!("/api/v1/reports/follow-up-summary?plan_id={plan}&year=2024&format=csv"),
+        false,
+    )
+    .await;
+    assert_eq!(csv.rows.len(), 1 + 41, "the plan and its goals");
+    assert_eq!(csv.rows[0][4], plan_file(PLAN)["title"].as_str().unwrap());
+    assert_eq!(csv.cell("code", "4.1", "no_status"), "6");
+    let json = summary(&app, PLAN, 2024, "").await;
+    assert_eq!(
+        csv.rows[0][csv.header.iter().position(|h| h == "total").unwrap()],
+        json["plan"]["total"].to_string()
+    );
+
+    let matrix = download(
+        &app,
+        &format!(
+            "/api/v1/reports/collaboration-matrix?plan_id={}&excel=true",
+            seed::plan_id(HANDLINGSPLAN)
+        ),
+        true,
+    )
+    .await;
+    assert!(matrix.bytes[3..].starts_with(b"municipality_code;municipality;1 "));
+    assert_eq!(
+        matrix.rows.len(),
+        13,
+        "twelve municipalities and the totals"
+    );
+    assert_eq!(
+        matrix.cell("municipality_code", "1880", "municipality"),
+        "Örebro kommun"
+    );
+    assert_eq!(matrix.cell("municipality_code", "1861", "total"), "12");
+    assert_eq!(matrix.cell("municipality", "total", "total"), "18");
+
+    let grouped = download(
+        &app,
+        &format!(
+            "/api/v1/reports/follow-up-summary?plan_id={plan}&year=2024&group_by=responsible&excel=true"
+        ),
+        true,
+    )
+    .await;
+    assert_eq!(
+        grouped.cell("name", "Teaterfrämjande", "municipality_code"),
+        ""
+    );
+    let trend = download(
+        &app,
+        &format!("/api/v1/reports/follow-up-trend?plan_id={plan}&from=2024&to=2027&format=csv"),
+        false,
+    )
+    .await;
+    assert_eq!(trend.column("year"), ["2024", "2025", "2026", "2027"]);
+    let network = download(
+        &app,
+        "/api/v1/reports/collaboration-network?format=csv",
+        false,
+    )
+    .await;
+    assert_eq!(network.rows.len(), 66);
+
+    // 304 on an unchanged report; a write moves its ETag.
+    let path = format!("/api/v1/reports/follow-up-summary?plan_id={plan}&year=2024");
+    let etag = app.get(&path).send().await.unwrap().headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again = app
+        .get(&path)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn reports_name_what_is_missing_or_unknown() {
+    let app = TestApp::spawn_seeded().await;
+    let p = problem(
+        app.get("/api/v1/reports/follow-up-summary").send().await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["plan_id", "year"]);
+    let p = problem(
+        app.get("/api/v1/reports/collaboration-matrix").send().await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["plan_id"]);
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        format!("/api/v1/reports/follow-up-summary?plan_id={unknown}&year=2024"),
+        format!("/api/v1/reports/follow-up-trend?plan_id={unknown}"),
+        format!("/api/v1/reports/missing-follow-ups?plan_id={unknown}&year=2024"),
+        format!("/api/v1/reports/collaboration-matrix?plan_id={unknown}"),
+        format!("/api/v1/reports/collaboration-network?plan_id={unknown}"),
+    ] {
+        problem(app.get(&path).send().await, StatusCode::NOT_FOUND).await;
+    }
+    problem(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-summary?plan_id={}&year=2024&group_by=colour",
+            seed::plan_id(PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let reader = app.token(&["read"]);
+    let response = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={}",
+            seed::plan_id(PLAN)
+        )))
+        .bearer_auth(reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
