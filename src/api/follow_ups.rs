@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, if_match, ok_with_etag, version_etag};
 use crate::AppState;
 use crate::auth::Auth;
@@ -173,6 +174,39 @@ pub struct ListFollowUpsQuery {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
+    #[param(inline)]
+    pub format: Option<Format>,
+    /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
+    pub excel: Option<bool>,
+}
+
+impl CsvRecord for FollowUp {
+    fn headers() -> &'static [&'static str] {
+        &[
+            "activity_id",
+            "year",
+            "status",
+            "comment",
+            "reported_by",
+            "reported_at",
+            "version",
+            "warnings",
+        ]
+    }
+
+    fn record(&self) -> Vec<String> {
+        vec![
+            self.activity_id.to_string(),
+            self.year.to_string(),
+            csv::opt(self.status),
+            csv::opt(self.comment.as_ref()),
+            self.reported_by.clone(),
+            self.reported_at.to_rfc3339(),
+            self.version.to_string(),
+            self.warnings.join("; "),
+        ]
+    }
 }
 
 /// List follow-ups across activities, by year and activity.
@@ -180,7 +214,10 @@ pub struct ListFollowUpsQuery {
     tag = "follow-ups",
     params(ListFollowUpsQuery),
     responses(
-        (status = 200, description = "A page of follow-ups", body = ListResponse<FollowUp>, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 200, description = "A page of follow-ups", content(
+            (ListResponse<FollowUp> = "application/json"),
+            (String = "text/csv"),
+        ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
@@ -201,6 +238,7 @@ pub async fn list_follow_ups(
     let mut c = Checks::default();
     c.year("year", query.year);
     c.finish()?;
+    let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
     let filter = FollowUpFilter {
         plan_id: query.plan_id,
@@ -228,7 +266,15 @@ pub async fn list_follow_ups(
             )
         })
         .collect::<Vec<_>>();
-    Ok(cache::ok(etag, &ListResponse::new(items, next_cursor)))
+    let body = ListResponse::new(items, next_cursor);
+    csv::reply(
+        representation,
+        cache::builder(etag),
+        &req,
+        &body,
+        || Table::of("follow-ups.csv", &body.items),
+        body.next_cursor.as_deref().map(|c| ("cursor", c)),
+    )
 }
 
 /// Every follow-up of an activity, by year.

@@ -299,3 +299,48 @@ async fn conditional_gets_tell_csv_from_json_and_move_with_writes() {
         .unwrap();
     assert_eq!(after.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_follow_up_list_downloads_as_csv() {
+    let app = TestApp::spawn_seeded().await;
+    let plan = seed::plan_id("genomforandeplan-2024");
+    let csv = download(
+        &app,
+        &format!("/api/v1/follow-ups?plan_id={plan}&year=2024&format=csv&excel=true"),
+        true,
+    )
+    .await;
+    // The six "Uppföljning jan 2025" notes of the implementation plan, without a colour.
+    assert_eq!(csv.rows.len(), 6);
+    let a004 = csv.row(
+        "activity_id",
+        &seeded_activity("genomforandeplan-2024", "a004"),
+    );
+    assert!(a004.contains(&(
+        "comment".to_owned(),
+        "Beslut kulturnämnden feb 2024".to_owned()
+    )));
+    assert!(a004.contains(&("status".to_owned(), String::new())));
+    let json = json_ok(
+        app.get(&format!("/api/v1/follow-ups?plan_id={plan}&year=2024"))
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: BTreeSet<String> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["activity_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, csv.column("activity_id").into_iter().collect());
+    let p = problem(
+        app.get("/api/v1/follow-ups?format=json&excel=true")
+            .send()
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["excel"]);
+}
