@@ -9,6 +9,7 @@ pub mod follow_ups;
 pub mod goals;
 pub mod health;
 pub mod plans;
+pub mod report_cache;
 pub mod reports;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};
