@@ -410,6 +410,9 @@ fn required<T>(c: &mut Checks, field: &str, value: Option<T>) -> Option<T> {
 /// under its primary goal); every bucket adds up to `total`. A culture plan includes its
 /// implementation plans' goals and activities. `group_by` adds the plan's counts per
 /// responsible actor or per municipality. As CSV: one line per goal (or group) and the plan.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(SummaryQuery),
@@ -561,6 +564,9 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
 }
 
 /// The plan-level counts of the summary for every year from `from` through `to`.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(TrendQuery),
@@ -692,6 +698,9 @@ impl CsvRecord for MissingFollowUp {
 
 /// The activities running in `year` that have no follow-up for it, with their responsible
 /// actors: what the region chases in January.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(MissingQuery),
@@ -793,6 +802,9 @@ pub async fn missing_follow_ups(
 /// An activity counts under the top-level goal above its primary goal; a culture plan includes
 /// its implementation plans' activities (and their goals as columns). Row totals and `total`
 /// count distinct activities; `participations` counts (municipality, activity) pairs.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(MatrixQuery),
@@ -978,6 +990,9 @@ impl CsvRecord for NetworkPair {
 
 /// Which actors (default: municipalities) take part in the same activities, and in how many:
 /// for drawing a collaboration graph. As CSV: one line per pair.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(NetworkQuery),
