@@ -847,3 +847,68 @@ async fn a_report_is_computed_once_per_data_version() {
     let csv = download(&app, &format!("{path}&format=csv"), false).await;
     assert_eq!(csv.rows.len(), 42);
 }
+
+#[tokio::test]
+async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
+    let app = TestApp::spawn_seeded().await;
+    // The 2024 plan carries on an activity of the handlingsplan instead of copying it.
+    let carried = seeded_activity(HANDLINGSPLAN, "a001");
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.db().await;
+        diesel::sql_query(format!(
+            "INSERT INTO plan_activities (plan_id, activity_id) VALUES ('{}', '{carried}')",
+            seed::plan_id(PLAN)
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let report = summary(&app, PLAN, 2024, "").await;
+    let own = plan_file(PLAN)["activities"].as_array().unwrap().len() as i64;
+    assert_eq!(report["plan"]["total"], own + 1);
+    let goals = report["goals"].as_array().unwrap();
+    let top_total: i64 = goals
+        .iter()
+        .filter(|g| g["parent_id"].is_null())
+        .map(|g| g["total"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        top_total,
+        own + 1,
+        "its goal and the goal above it are listed"
+    );
+    let handlingsplan = seed::plan_id(HANDLINGSPLAN).to_string();
+    let theirs: Vec<&Value> = goals
+        .iter()
+        .filter(|g| g["plan_id"] == handlingsplan)
+        .collect();
+    assert_eq!(
+        theirs.len(),
+        2,
+        "the primary goal and its objective, not the whole tree"
+    );
+    assert!(theirs.iter().all(|g| g["total"] == 1));
+
+    let missing = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/missing-follow-ups?plan_id={}&year=2023",
+            seed::plan_id(CULTURE_PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<&str> = missing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["activity"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [carried.as_str()],
+        "running 2020–2023, not reported for 2023"
+    );
+}
