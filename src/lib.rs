@@ -32,6 +32,8 @@ pub struct AppState {
     pub config: Config,
     pub jwt: JwtKeys,
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// Rendered reports of the current data version.
+    pub reports: api::report_cache::ReportCache,
 }
 
 /// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
@@ -181,6 +183,7 @@ impl AppState {
             config,
             jwt,
             metrics,
+            reports: Default::default(),
         })
     }
 }

@@ -119,7 +119,7 @@ pub struct CollaborationsQuery {
 /// Collaborations of rows, with everything they show: a fixed number of queries whatever the
 /// number of rows.
 async fn build(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     actor_id: Uuid,
     rows: Vec<crate::db::activities::ActivityRow>,
     year: Option<i32>,
@@ -127,11 +127,15 @@ async fn build(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let goal_ids: Vec<Uuid> = rows.iter().map(|r| r.goal_id).collect();
     let plan_ids: Vec<Uuid> = rows.iter().map(|r| r.plan_id).collect();
-    let mut linked = linked_goals(conn, &ids).await?;
-    let goals = goals_by_id(conn, &goal_ids).await?;
-    let plans = plans_by_id(conn, &plan_ids).await?;
-    let mut links = actor_links(conn, &ids).await?;
-    let mut follow_ups = follow_ups_of(conn, &ids, year).await?;
+    // Independent reads, sent together over the one connection (pipelined).
+    let (mut linked, goals, plans, mut links, mut follow_ups) = futures_util::future::try_join5(
+        linked_goals(conn, &ids),
+        goals_by_id(conn, &goal_ids),
+        plans_by_id(conn, &plan_ids),
+        actor_links(conn, &ids),
+        follow_ups_of(conn, &ids, year),
+    )
+    .await?;
     rows.into_iter()
         .map(|row| {
             // Read in one snapshot: an activity's plan and goal are there.

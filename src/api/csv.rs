@@ -157,29 +157,55 @@ pub fn list<T: Display>(values: impl IntoIterator<Item = T>) -> String {
         .join("; ")
 }
 
-/// The 200 answer for `table` as a download, with a `Link` to the next page when there is one
-/// (`param` is the query parameter that takes the cursor).
-pub fn response(
-    mut builder: HttpResponseBuilder,
-    req: &HttpRequest,
-    table: &Table,
-    excel: bool,
-    next: Option<(&str, &str)>,
-) -> ApiResult<HttpResponse> {
-    let body = table.render(excel)?;
-    builder
-        .insert_header((header::CONTENT_TYPE, CONTENT_TYPE))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", table.filename),
-        ));
-    if let Some((param, cursor)) = next {
-        builder.insert_header((
-            header::LINK,
-            format!("<{}>; rel=\"next\"", next_page(req, param, cursor)),
-        ));
+/// A response body in the representation asked for, ready to be sent (or kept and sent again).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub content_type: &'static str,
+    /// `Content-Disposition` of a CSV download.
+    pub disposition: Option<String>,
+    pub body: actix_web::web::Bytes,
+}
+
+impl Rendered {
+    pub fn len(&self) -> usize {
+        self.body.len()
     }
-    Ok(builder.body(body))
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
+    /// The response: `builder`'s status and headers with this body.
+    pub fn respond(&self, mut builder: HttpResponseBuilder) -> HttpResponse {
+        builder.insert_header((header::CONTENT_TYPE, self.content_type));
+        if let Some(disposition) = &self.disposition {
+            builder.insert_header((header::CONTENT_DISPOSITION, disposition.clone()));
+        }
+        builder.body(self.body.clone())
+    }
+}
+
+/// `body` as JSON, or `table()` as CSV when that was asked for.
+pub fn render<T: Serialize>(
+    representation: Representation,
+    body: &T,
+    table: impl FnOnce() -> Table,
+) -> ApiResult<Rendered> {
+    Ok(match representation {
+        Representation::Json => Rendered {
+            content_type: "application/json",
+            disposition: None,
+            body: serde_json::to_vec(body).map_err(ApiError::internal)?.into(),
+        },
+        Representation::Csv { excel } => {
+            let table = table();
+            Rendered {
+                content_type: CONTENT_TYPE,
+                disposition: Some(format!("attachment; filename=\"{}\"", table.filename)),
+                body: table.render(excel)?.into(),
+            }
+        }
+    })
 }
 
 /// Answers `body` as JSON, or `table()` as CSV when that was asked for. `next` is the cursor
@@ -192,10 +218,13 @@ pub fn reply<T: Serialize>(
     table: impl FnOnce() -> Table,
     next: Option<(&str, &str)>,
 ) -> ApiResult<HttpResponse> {
-    match representation {
-        Representation::Json => Ok(builder.json(body)),
-        Representation::Csv { excel } => response(builder, req, &table(), excel, next),
+    if let (Representation::Csv { .. }, Some((param, cursor))) = (representation, next) {
+        builder.insert_header((
+            header::LINK,
+            format!("<{}>; rel=\"next\"", next_page(req, param, cursor)),
+        ));
     }
+    Ok(render(representation, body, table)?.respond(builder))
 }
 
 /// This request's path and query with the cursor parameter set to `cursor` (cursors are

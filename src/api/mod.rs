@@ -11,6 +11,7 @@ pub mod follow_ups;
 pub mod goals;
 pub mod health;
 pub mod plans;
+pub mod report_cache;
 pub mod reports;
 pub mod token;
 

@@ -4,15 +4,17 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use diesel_async::AsyncPgConnection;
+use futures_util::future::{try_join, try_join3, try_join4};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::activities::Activity;
 use super::actors::Actor;
-use super::cache;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::goals::Goal;
+use super::report_cache::{Lookup, keep, lookup};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::activities::{actor_links, linked_goals};
@@ -400,20 +402,6 @@ fn required<T>(c: &mut Checks, field: &str, value: Option<T>) -> Option<T> {
     value
 }
 
-/// The checked plan and the ETag; `Err(response)` is the 304 when the client is up to date.
-async fn prepare(
-    conn: &mut crate::db::Conn,
-    req: &HttpRequest,
-    plan_id: Uuid,
-) -> ApiResult<Result<(PlanRow, actix_web::http::header::EntityTag), HttpResponse>> {
-    let etag = cache::etag(req, crate::db::data_version(conn).await?);
-    if cache::fresh(req, &etag) {
-        return Ok(Err(cache::not_modified(etag)));
-    }
-    let plan = crate::db::plans::get(conn, plan_id).await?;
-    Ok(Ok((plan, etag)))
-}
-
 /// The follow-up of a plan for a year: per goal and for the plan, how many activities are
 /// planned, delayed, completed, ongoing, reported without a colour, not reported, and planned
 /// by their start year.
@@ -422,6 +410,9 @@ async fn prepare(
 /// under its primary goal); every bucket adds up to `total`. A culture plan includes its
 /// implementation plans' goals and activities. `group_by` adds the plan's counts per
 /// responsible actor or per municipality. As CSV: one line per goal (or group) and the plan.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(SummaryQuery),
@@ -458,28 +449,33 @@ pub async fn follow_up_summary(
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let mut conn = state.pool.get().await?;
-    let (plan, etag) = match prepare(&mut conn, &req, plan_id).await? {
-        Ok(found) => found,
-        Err(not_modified) => return Ok(not_modified),
+    let key = match lookup(&state, &req, &conn).await? {
+        Lookup::Answered(response) => return Ok(response),
+        Lookup::Compute(key) => key,
     };
     let group_by = query.group_by;
-    let (rows, groups) = conn
+    let grouping = group_by.map(|g| match g {
+        GroupBy::Responsible => Grouping::Responsible,
+        GroupBy::Municipality => Grouping::Municipality,
+    });
+    let (version, plan, rows, groups) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, ApiError, _>(async move |conn| {
-            let rows = db::summary(conn, plan_id, year).await?;
-            let groups = match group_by {
-                Some(g) => {
-                    let grouping = match g {
-                        GroupBy::Responsible => Grouping::Responsible,
-                        GroupBy::Municipality => Grouping::Municipality,
-                    };
-                    Some(db::summary_groups(conn, plan_id, year, grouping).await?)
-                }
-                None => None,
-            };
-            Ok((rows, groups))
+            let conn: &AsyncPgConnection = conn;
+            try_join4(
+                crate::db::data_version_shared(conn),
+                db::plan(conn, plan_id),
+                db::summary(conn, plan_id, year),
+                async move {
+                    match grouping {
+                        Some(g) => db::summary_groups(conn, plan_id, year, g).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+            )
+            .await
         })
         .await?;
     let mut plan_tally = None;
@@ -520,14 +516,8 @@ pub async fn follow_up_summary(
         group_by,
         groups,
     };
-    csv::reply(
-        representation,
-        cache::builder(etag),
-        &req,
-        &body,
-        || summary_table(&body, &plan),
-        None,
-    )
+    let rendered = csv::render(representation, &body, || summary_table(&body, &plan))?;
+    Ok(keep(&state, &req, key, version, rendered))
 }
 
 fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
@@ -574,6 +564,9 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
 }
 
 /// The plan-level counts of the summary for every year from `from` through `to`.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(TrendQuery),
@@ -608,21 +601,35 @@ pub async fn follow_up_trend(
     let Some(plan_id) = plan_id else {
         return Err(ApiError::internal("checked parameters missing"));
     };
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        check_span(from, to)?;
+    }
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let mut conn = state.pool.get().await?;
-    let (plan, etag) = match prepare(&mut conn, &req, plan_id).await? {
-        Ok(found) => found,
-        Err(not_modified) => return Ok(not_modified),
+    let key = match lookup(&state, &req, &conn).await? {
+        Lookup::Answered(response) => return Ok(response),
+        Lookup::Compute(key) => key,
     };
-    let from = query.from.unwrap_or(plan.first_year);
-    let to = query.to.unwrap_or(plan.last_year);
-    if from > to {
-        return Err(ApiError::field("to", "must not be before from"));
-    }
-    if to - from > 50 {
-        return Err(ApiError::field("to", "at most 50 years after from"));
-    }
-    let rows = db::trend(&mut conn, plan_id, from, to).await?;
+    let (from, to) = (query.from, query.to);
+    let (version, from, to, rows) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, ApiError, _>(async move |conn| {
+            let conn: &AsyncPgConnection = conn;
+            let (version, plan) = try_join(
+                crate::db::data_version_shared(conn),
+                db::plan(conn, plan_id),
+            )
+            .await?;
+            // The plan's period by default.
+            let from = from.unwrap_or(plan.first_year);
+            let to = to.unwrap_or(plan.last_year);
+            check_span(from, to)?;
+            let rows = db::trend(conn, plan_id, from, to).await?;
+            Ok((version, from, to, rows))
+        })
+        .await?;
     let body = FollowUpTrend {
         plan_id,
         from,
@@ -635,24 +642,29 @@ pub async fn follow_up_trend(
             })
             .collect(),
     };
-    csv::reply(
-        representation,
-        cache::builder(etag),
-        &req,
-        &body,
-        || {
-            let mut headers = vec!["year"];
-            headers.extend(TALLY_HEADERS);
-            let mut table = Table::new(format!("follow-up-trend-{from}-{to}.csv"), &headers);
-            for y in &body.years {
-                let mut row = vec![y.year.to_string()];
-                row.extend(y.tally.cells());
-                table.push(row);
-            }
-            table
-        },
-        None,
-    )
+    let rendered = csv::render(representation, &body, || {
+        let mut headers = vec!["year"];
+        headers.extend(TALLY_HEADERS);
+        let mut table = Table::new(format!("follow-up-trend-{from}-{to}.csv"), &headers);
+        for y in &body.years {
+            let mut row = vec![y.year.to_string()];
+            row.extend(y.tally.cells());
+            table.push(row);
+        }
+        table
+    })?;
+    Ok(keep(&state, &req, key, version, rendered))
+}
+
+/// `from` through `to`: in order, at most 50 years.
+fn check_span(from: i32, to: i32) -> ApiResult<()> {
+    if from > to {
+        return Err(ApiError::field("to", "must not be before from"));
+    }
+    if to - from > 50 {
+        return Err(ApiError::field("to", "at most 50 years after from"));
+    }
+    Ok(())
 }
 
 impl CsvRecord for MissingFollowUp {
@@ -686,6 +698,9 @@ impl CsvRecord for MissingFollowUp {
 
 /// The activities running in `year` that have no follow-up for it, with their responsible
 /// actors: what the region chases in January.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(MissingQuery),
@@ -722,22 +737,32 @@ pub async fn missing_follow_ups(
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let mut conn = state.pool.get().await?;
-    let etag = match prepare(&mut conn, &req, plan_id).await? {
-        Ok((_, etag)) => etag,
-        Err(not_modified) => return Ok(not_modified),
+    let key = match lookup(&state, &req, &conn).await? {
+        Lookup::Answered(response) => return Ok(response),
+        Lookup::Compute(key) => key,
     };
-    let items = conn
+    let (version, items) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, ApiError, _>(async move |conn| {
-            let rows = db::missing_follow_ups(conn, plan_id, year).await?;
+            let conn: &AsyncPgConnection = conn;
+            let (version, _, rows) = try_join3(
+                crate::db::data_version_shared(conn),
+                db::plan(conn, plan_id),
+                db::missing_follow_ups(conn, plan_id, year),
+            )
+            .await?;
             let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
             let goal_ids: Vec<Uuid> = rows.iter().map(|r| r.goal_id).collect();
-            let mut linked = linked_goals(conn, &ids).await?;
-            let goals = goals_by_id(conn, &goal_ids).await?;
-            let mut links = actor_links(conn, &ids).await?;
-            rows.into_iter()
+            let (mut linked, goals, mut links) = try_join3(
+                linked_goals(conn, &ids),
+                goals_by_id(conn, &goal_ids),
+                actor_links(conn, &ids),
+            )
+            .await?;
+            let items = rows
+                .into_iter()
                 .map(|row| {
                     let goal = goals.get(&row.goal_id).cloned().ok_or_else(|| {
                         ApiError::internal(format!("activity {} lost its goal", row.id))
@@ -756,7 +781,8 @@ pub async fn missing_follow_ups(
                         responsible,
                     })
                 })
-                .collect::<ApiResult<Vec<_>>>()
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok((version, items))
         })
         .await?;
     let body = MissingFollowUps {
@@ -764,14 +790,10 @@ pub async fn missing_follow_ups(
         year,
         items,
     };
-    csv::reply(
-        representation,
-        cache::builder(etag),
-        &req,
-        &body,
-        || Table::of(format!("missing-follow-ups-{year}.csv"), &body.items),
-        None,
-    )
+    let rendered = csv::render(representation, &body, || {
+        Table::of(format!("missing-follow-ups-{year}.csv"), &body.items)
+    })?;
+    Ok(keep(&state, &req, key, version, rendered))
 }
 
 /// Municipalities × the plan's top-level goals: how many activities each municipality takes
@@ -780,6 +802,9 @@ pub async fn missing_follow_ups(
 /// An activity counts under the top-level goal above its primary goal; a culture plan includes
 /// its implementation plans' activities (and their goals as columns). Row totals and `total`
 /// count distinct activities; `participations` counts (municipality, activity) pairs.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(MatrixQuery),
@@ -814,20 +839,25 @@ pub async fn collaboration_matrix(
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let mut conn = state.pool.get().await?;
-    let etag = match prepare(&mut conn, &req, plan_id).await? {
-        Ok((_, etag)) => etag,
-        Err(not_modified) => return Ok(not_modified),
+    let key = match lookup(&state, &req, &conn).await? {
+        Lookup::Answered(response) => return Ok(response),
+        Lookup::Compute(key) => key,
     };
     let role = query.role;
-    let (columns, counts, municipalities) = conn
+    let (version, _, columns, counts, municipalities) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, ApiError, _>(async move |conn| {
-            let columns = db::matrix_goals(conn, plan_id).await?;
-            let counts = db::matrix_counts(conn, plan_id, role).await?;
-            let municipalities = db::municipalities(conn).await?;
-            Ok((columns, counts, municipalities))
+            let conn: &AsyncPgConnection = conn;
+            futures_util::future::try_join5(
+                crate::db::data_version_shared(conn),
+                db::plan(conn, plan_id),
+                db::matrix_goals(conn, plan_id),
+                db::matrix_counts(conn, plan_id, role),
+                db::municipalities(conn),
+            )
+            .await
         })
         .await?;
     // Lay the aggregate's rows out as a grid.
@@ -901,14 +931,8 @@ pub async fn collaboration_matrix(
         total,
         participations,
     };
-    csv::reply(
-        representation,
-        cache::builder(etag),
-        &req,
-        &body,
-        || matrix_table(&body),
-        None,
-    )
+    let rendered = csv::render(representation, &body, || matrix_table(&body))?;
+    Ok(keep(&state, &req, key, version, rendered))
 }
 
 fn matrix_table(m: &CollaborationMatrix) -> Table {
@@ -966,6 +990,9 @@ impl CsvRecord for NetworkPair {
 
 /// Which actors (default: municipalities) take part in the same activities, and in how many:
 /// for drawing a collaboration graph. As CSV: one line per pair.
+///
+/// Computed once per change of the data and kept: later reads cost what a 304 costs.
+/// `Cache-Control: no-cache` has it computed afresh.
 #[utoipa::path(
     tag = "reports",
     params(NetworkQuery),
@@ -994,23 +1021,30 @@ pub async fn collaboration_network(
     let query = query.into_inner();
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let mut conn = state.pool.get().await?;
-    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
-    if cache::fresh(&req, &etag) {
-        return Ok(cache::not_modified(etag));
-    }
+    let key = match lookup(&state, &req, &conn).await? {
+        Lookup::Answered(response) => return Ok(response),
+        Lookup::Compute(key) => key,
+    };
     let (plan_id, role) = (query.plan_id, query.role);
     let kind = query.kind.unwrap_or(ActorKind::Municipality);
-    let (actors, pairs) = conn
+    let (version, _, actors, pairs) = conn
         .build_transaction()
         .read_only()
         .repeatable_read()
         .run::<_, ApiError, _>(async move |conn| {
-            if let Some(plan) = plan_id {
-                crate::db::plans::get(conn, plan).await?;
-            }
-            let actors = db::network_actors(conn, plan_id, kind, role).await?;
-            let pairs = db::network_pairs(conn, plan_id, kind, role).await?;
-            Ok((actors, pairs))
+            let conn: &AsyncPgConnection = conn;
+            try_join4(
+                crate::db::data_version_shared(conn),
+                async move {
+                    match plan_id {
+                        Some(plan) => db::plan(conn, plan).await.map(Some),
+                        None => Ok(None),
+                    }
+                },
+                db::network_actors(conn, plan_id, kind, role),
+                db::network_pairs(conn, plan_id, kind, role),
+            )
+            .await
         })
         .await?;
     let refs: HashMap<Uuid, ActorRef> = actors
@@ -1055,14 +1089,10 @@ pub async fn collaboration_network(
             .collect(),
         pairs,
     };
-    csv::reply(
-        representation,
-        cache::builder(etag),
-        &req,
-        &body,
-        || Table::of("collaboration-network.csv", &body.pairs),
-        None,
-    )
+    let rendered = csv::render(representation, &body, || {
+        Table::of("collaboration-network.csv", &body.pairs)
+    })?;
+    Ok(keep(&state, &req, key, version, rendered))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Conn;
 use super::activities::ActivityRow;
 use super::activity_list::StatusFilter;
 use super::actors::ActorRow;
@@ -95,12 +94,12 @@ impl From<PageRow> for CollaborationRow {
 }
 
 /// The municipality with an official code.
-pub async fn municipality(conn: &mut Conn, code: &str) -> ApiResult<ActorRow> {
+pub async fn municipality(conn: &AsyncPgConnection, code: &str) -> ApiResult<ActorRow> {
     actors::table
         .filter(actors::municipality_code.eq(code))
         .filter(actors::kind.eq(ActorKind::Municipality))
         .select(ActorRow::as_select())
-        .first(conn)
+        .first(&mut &*conn)
         .await
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no municipality has the code {code}")))
@@ -108,7 +107,7 @@ pub async fn municipality(conn: &mut Conn, code: &str) -> ApiResult<ActorRow> {
 
 /// One page of the actor's activities (one row more than the page when another follows).
 pub async fn page(
-    conn: &mut Conn,
+    conn: &AsyncPgConnection,
     q: &CollaborationQuery,
     after: Option<&CollaborationCursor>,
     fetch: i64,
@@ -183,13 +182,14 @@ pub async fn page(
             " AND (-p.first_year, p.id, a.position, a.id) > ({y}, {p}, {n}, {i})"
         ));
     }
+    let limit = sql.bind(Value::BigInt(fetch));
     sql.push(&format!(
-        " ORDER BY p.first_year DESC, p.id, a.position, a.id LIMIT {fetch}"
+        " ORDER BY p.first_year DESC, p.id, a.position, a.id LIMIT {limit}"
     ));
     if !ctes.is_empty() {
         let text = format!("{ctes}{}", sql.text());
         sql.replace_text(text);
     }
-    let rows: Vec<PageRow> = sql.into_query().load(conn).await?;
+    let rows: Vec<PageRow> = sql.into_query().load(&mut &*conn).await?;
     Ok(rows.into_iter().map(CollaborationRow::from).collect())
 }

@@ -6,17 +6,17 @@
 
 use diesel::deserialize::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
-use diesel_async::RunQueryDsl;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::Conn;
 use super::activities::ActivityRow;
 use super::actors::ActorRow;
-use super::schema::actors;
+use super::plans::PlanRow;
+use super::schema::{actors, plans};
 use super::sql::{Sql, Value};
 use crate::domain::{ActorKind, GoalKind, Role};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// Guards the recursive walks against a cycle someone wrote around the API.
 const MAX_DEPTH: i32 = 50;
@@ -32,9 +32,12 @@ fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
              WHERE t.depth < {MAX_DEPTH}), \
          acts AS ( \
              SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
-             WHERE a.plan_id IN (SELECT id FROM plan_tree) \
-                OR a.id IN (SELECT pa.activity_id FROM plan_activities pa \
-                            WHERE pa.plan_id IN (SELECT id FROM plan_tree)))"
+             WHERE a.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             UNION ALL \
+             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
+             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
+                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
     )
 }
 
@@ -71,6 +74,27 @@ fn counts(j: &str) -> String {
         bucket("planned_derived"),
     )
 }
+
+/// The columns of `CountsRow` summed over pre-aggregated rows aliased `p` (zero when none).
+fn sums(p: &str) -> String {
+    COUNT_COLUMNS
+        .iter()
+        .map(|c| format!("coalesce(sum({p}.{c}), 0)::bigint AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const COUNT_COLUMNS: [&str; 9] = [
+    "planned",
+    "delayed",
+    "completed",
+    "ongoing",
+    "no_status",
+    "not_reported",
+    "planned_derived",
+    "total",
+    "flagged",
+];
 
 /// Activities per status bucket; the buckets add up to `total`. `flagged` counts reported
 /// statuses that do not fit the activity's dates (they are in their buckets too).
@@ -123,34 +147,30 @@ pub struct GoalCountsRow {
 /// The goals are those of the plan and its sub-plans, and the goals (with their ancestors)
 /// that included activities from other plans hang under, so the top-level goals' totals add
 /// up to the plan's. Each activity counts once in each goal above its primary goal.
-pub async fn summary(conn: &mut Conn, plan_id: Uuid, year: i32) -> ApiResult<Vec<GoalCountsRow>> {
+pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
     let judged = judged(&format!("{y}::int"));
-    let counts_r = [
-        "planned",
-        "delayed",
-        "completed",
-        "ongoing",
-        "no_status",
-        "not_reported",
-    ]
-    .iter()
-    .chain(&["planned_derived", "total", "flagged"])
-    .map(|c| format!("coalesce(r.{c}, 0) AS {c}"))
-    .collect::<Vec<_>>()
-    .join(", ");
     let counts_j = counts("j");
+    let counts_r = COUNT_COLUMNS
+        .iter()
+        .map(|c| format!("coalesce(r.{c}, 0)::bigint AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sums_p = sums("p");
     let segment = "lpad(g.position::text, 10, '0') || g.id::text";
+    // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors: the
+    // activities are read once, the tree walks touch only goals.
     sql.push(&format!(
         "WITH RECURSIVE {scope}, \
-         judged AS ({judged}), \
+         per_goal AS (SELECT j.goal_id, {counts_j} FROM ({judged}) j GROUP BY j.goal_id), \
          up(id) AS ( \
-             SELECT goal_id FROM acts \
+             SELECT goal_id FROM per_goal \
              UNION SELECT g.parent_id FROM goals g JOIN up ON g.id = up.id WHERE g.parent_id IS NOT NULL), \
          goal_set AS ( \
-             SELECT id FROM goals WHERE plan_id IN (SELECT id FROM plan_tree) UNION SELECT id FROM up), \
+             SELECT id FROM goals WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             UNION SELECT id FROM up), \
          tree(id, depth, path) AS ( \
              SELECT g.id, 0, ARRAY[lpad(coalesce(pt.depth, 99)::text, 2, '0') \
                                    || lpad(p.first_year::text, 4, '0') || p.id::text, {segment}] \
@@ -161,23 +181,34 @@ pub async fn summary(conn: &mut Conn, plan_id: Uuid, year: i32) -> ApiResult<Vec
              FROM goals g JOIN tree t ON g.parent_id = t.id \
              WHERE g.id IN (SELECT id FROM goal_set) AND t.depth < {MAX_DEPTH}), \
          closure(goal_id, ancestor_id, depth) AS ( \
-             SELECT DISTINCT goal_id, goal_id, 0 FROM acts \
+             SELECT goal_id, goal_id, 0 FROM per_goal \
              UNION ALL SELECT c.goal_id, g.parent_id, c.depth + 1 FROM closure c \
              JOIN goals g ON g.id = c.ancestor_id \
              WHERE g.parent_id IS NOT NULL AND c.depth < {MAX_DEPTH}), \
          rolled AS ( \
-             SELECT c.ancestor_id AS goal_id, {counts_j} \
-             FROM judged j JOIN closure c ON c.goal_id = j.goal_id GROUP BY c.ancestor_id) \
+             SELECT c.ancestor_id AS goal_id, {sums_p} \
+             FROM per_goal p JOIN closure c ON c.goal_id = p.goal_id GROUP BY c.ancestor_id) \
          SELECT g.id AS goal_id, g.parent_id, g.plan_id, g.code, g.kind, g.title::text AS title, \
                 t.depth, t.path, {counts_r} \
          FROM tree t JOIN goals g ON g.id = t.id LEFT JOIN rolled r ON r.goal_id = t.id \
          UNION ALL \
          SELECT NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::text, -1, \
-                ARRAY[]::text[], {counts_j} \
-         FROM judged j \
+                ARRAY[]::text[], {sums_p} \
+         FROM per_goal p \
          ORDER BY path"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn summary(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+    year: i32,
+) -> ApiResult<Vec<GoalCountsRow>> {
+    Ok(summary_sql(plan_id, year)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// The plan-level counts of every year from `from` through `to`.
@@ -189,12 +220,7 @@ pub struct YearCountsRow {
     pub counts: CountsRow,
 }
 
-pub async fn trend(
-    conn: &mut Conn,
-    plan_id: Uuid,
-    from: i32,
-    to: i32,
-) -> ApiResult<Vec<YearCountsRow>> {
+pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let (f, t) = (sql.bind(Value::Int(from)), sql.bind(Value::Int(to)));
@@ -207,7 +233,19 @@ pub async fn trend(
          LEFT JOIN LATERAL ({judged}) j ON true \
          GROUP BY y.year ORDER BY y.year"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn trend(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+    from: i32,
+    to: i32,
+) -> ApiResult<Vec<YearCountsRow>> {
+    Ok(trend_sql(plan_id, from, to)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// How to group the summary's plan-level counts.
@@ -235,12 +273,7 @@ pub struct GroupCountsRow {
     pub counts: CountsRow,
 }
 
-pub async fn summary_groups(
-    conn: &mut Conn,
-    plan_id: Uuid,
-    year: i32,
-    grouping: Grouping,
-) -> ApiResult<Vec<GroupCountsRow>> {
+pub fn summary_groups_sql(plan_id: Uuid, year: i32, grouping: Grouping) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
@@ -276,16 +309,24 @@ pub async fn summary_groups(
     sql.push(&format!(
         "WITH RECURSIVE {scope}, judged AS ({judged}) {body}"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn summary_groups(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+    year: i32,
+    grouping: Grouping,
+) -> ApiResult<Vec<GroupCountsRow>> {
+    Ok(summary_groups_sql(plan_id, year, grouping)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// The activities in scope active in `year` (as the activity list's `active_in`) that have no
 /// follow-up for it, in plan order.
-pub async fn missing_follow_ups(
-    conn: &mut Conn,
-    plan_id: Uuid,
-    year: i32,
-) -> ApiResult<Vec<ActivityRow>> {
+pub fn missing_follow_ups_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
@@ -300,7 +341,18 @@ pub async fn missing_follow_ups(
            AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE f.activity_id = a.id AND f.year = {y}) \
          ORDER BY a.plan_id, a.position, a.id"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn missing_follow_ups(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+    year: i32,
+) -> ApiResult<Vec<ActivityRow>> {
+    Ok(missing_follow_ups_sql(plan_id, year)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// A top-level goal that activities in scope hang under: a column of the matrix.
@@ -342,7 +394,8 @@ pub struct MatrixCountRow {
 fn top_goals() -> String {
     format!(
         "up(goal_id, id, parent_id, depth) AS ( \
-             SELECT g.id, g.id, g.parent_id, 0 FROM goals g WHERE g.id IN (SELECT goal_id FROM acts) \
+             SELECT g.id, g.id, g.parent_id, 0 FROM goals g \
+             WHERE g.id IN (SELECT DISTINCT goal_id FROM acts) \
              UNION ALL SELECT u.goal_id, g.id, g.parent_id, u.depth + 1 FROM up u \
              JOIN goals g ON g.id = u.parent_id WHERE u.depth < {MAX_DEPTH}), \
          top AS (SELECT goal_id, id AS top_id FROM up WHERE parent_id IS NULL)"
@@ -350,7 +403,7 @@ fn top_goals() -> String {
 }
 
 /// The matrix's columns: the top-level goals of the activities in scope, plans in tree order.
-pub async fn matrix_goals(conn: &mut Conn, plan_id: Uuid) -> ApiResult<Vec<MatrixGoalRow>> {
+pub fn matrix_goals_sql(plan_id: Uuid) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let top = top_goals();
@@ -362,16 +415,22 @@ pub async fn matrix_goals(conn: &mut Conn, plan_id: Uuid) -> ApiResult<Vec<Matri
          GROUP BY g.id, p.id, pt.depth \
          ORDER BY coalesce(pt.depth, 99), p.first_year, p.id, g.position, g.id"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn matrix_goals(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+) -> ApiResult<Vec<MatrixGoalRow>> {
+    Ok(matrix_goals_sql(plan_id)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// Municipalities × top-level goals: distinct activities per cell, with row, column and grand
 /// totals from one aggregate (`GROUPING SETS`). Cells without activities are not returned.
-pub async fn matrix_counts(
-    conn: &mut Conn,
-    plan_id: Uuid,
-    role: Option<Role>,
-) -> ApiResult<Vec<MatrixCountRow>> {
+pub fn matrix_counts_sql(plan_id: Uuid, role: Option<Role>) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let top = top_goals();
@@ -382,28 +441,63 @@ pub async fn matrix_counts(
         }
         None => String::new(),
     };
+    // The municipalities' links are read by actor (an index range each) and joined to the
+    // plan's activities in one hash join; `part` is each (municipality, activity) once. Cells
+    // and row totals come from one grouping (an activity lies under one top-level goal, so a
+    // municipality's activities are its cells' sum); column and grand totals count activities,
+    // which several municipalities share.
     sql.push(&format!(
         "WITH RECURSIVE {scope}, {top}, \
-         part AS ( \
-             SELECT DISTINCT aa.actor_id, a.id AS activity_id, t.top_id \
-             FROM acts a JOIN top t ON t.goal_id = a.goal_id \
-             JOIN activity_actors aa ON aa.activity_id = a.id{role} \
-             JOIN actors m ON m.id = aa.actor_id AND m.kind = 'municipality') \
+         links AS MATERIALIZED ( \
+             SELECT aa.activity_id, aa.actor_id FROM activity_actors aa \
+             WHERE aa.actor_id = ANY(ARRAY(SELECT id FROM actors WHERE kind = 'municipality')){role}), \
+         part AS MATERIALIZED ( \
+             SELECT l.actor_id, a.id AS activity_id, t.top_id \
+             FROM links l JOIN acts a ON a.id = l.activity_id JOIN top t ON t.goal_id = a.goal_id \
+             GROUP BY 1, 2, 3), \
+         per_activity AS MATERIALIZED ( \
+             SELECT activity_id, top_id, count(*) AS n FROM part GROUP BY 1, 2) \
          SELECT actor_id, top_id AS goal_id, GROUPING(actor_id, top_id) AS grouping, \
-                count(DISTINCT activity_id) AS activities, count(*) AS participations \
-         FROM part \
-         GROUP BY GROUPING SETS ((actor_id, top_id), (actor_id), (top_id), ())"
+                count(*) AS activities, count(*) AS participations \
+         FROM part GROUP BY GROUPING SETS ((actor_id, top_id), (actor_id)) \
+         UNION ALL \
+         SELECT NULL, top_id, 2, count(*), sum(n)::bigint FROM per_activity GROUP BY top_id \
+         UNION ALL \
+         SELECT NULL, NULL, 3, count(*), coalesce(sum(n), 0)::bigint FROM per_activity"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn matrix_counts(
+    conn: &AsyncPgConnection,
+    plan_id: Uuid,
+    role: Option<Role>,
+) -> ApiResult<Vec<MatrixCountRow>> {
+    Ok(matrix_counts_sql(plan_id, role)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
+}
+
+/// The plan a report is about (404 when there is none), on a connection shared by pipelined
+/// statements.
+pub async fn plan(conn: &AsyncPgConnection, id: Uuid) -> ApiResult<PlanRow> {
+    plans::table
+        .find(id)
+        .select(PlanRow::as_select())
+        .first(&mut &*conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("plan", id))
 }
 
 /// Every municipality in Swedish order: the matrix's rows.
-pub async fn municipalities(conn: &mut Conn) -> ApiResult<Vec<ActorRow>> {
+pub async fn municipalities(conn: &AsyncPgConnection) -> ApiResult<Vec<ActorRow>> {
     Ok(actors::table
         .filter(actors::kind.eq(ActorKind::Municipality))
         .select(ActorRow::as_select())
         .order((actors::name, actors::id))
-        .load(conn)
+        .load(&mut &*conn)
         .await?)
 }
 
@@ -460,12 +554,7 @@ fn network_part(
 }
 
 /// Every actor of `kind` (also those without activities) in Swedish order.
-pub async fn network_actors(
-    conn: &mut Conn,
-    plan_id: Option<Uuid>,
-    kind: ActorKind,
-    role: Option<Role>,
-) -> ApiResult<Vec<NetworkActorRow>> {
+pub fn network_actors_sql(plan_id: Option<Uuid>, kind: ActorKind, role: Option<Role>) -> Sql {
     let mut sql = Sql::new("");
     let with = network_part(&mut sql, plan_id, kind, role);
     let k = sql.bind(Value::Text(kind.as_str().to_owned()));
@@ -477,17 +566,24 @@ pub async fn network_actors(
          WHERE ac.kind = {k} \
          GROUP BY ac.id ORDER BY ac.name, ac.id"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn network_actors(
+    conn: &AsyncPgConnection,
+    plan_id: Option<Uuid>,
+    kind: ActorKind,
+    role: Option<Role>,
+) -> ApiResult<Vec<NetworkActorRow>> {
+    Ok(network_actors_sql(plan_id, kind, role)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }
 
 /// Every pair of actors of `kind` that share an activity, most shared first; each pair once,
 /// the first in Swedish order first.
-pub async fn network_pairs(
-    conn: &mut Conn,
-    plan_id: Option<Uuid>,
-    kind: ActorKind,
-    role: Option<Role>,
-) -> ApiResult<Vec<NetworkPairRow>> {
+pub fn network_pairs_sql(plan_id: Option<Uuid>, kind: ActorKind, role: Option<Role>) -> Sql {
     let mut sql = Sql::new("");
     let with = network_part(&mut sql, plan_id, kind, role);
     sql.push(&format!(
@@ -498,5 +594,17 @@ pub async fn network_pairs(
          GROUP BY x.actor_id, x.name, y.actor_id, y.name \
          ORDER BY shared DESC, x.name, x.actor_id, y.name, y.actor_id"
     ));
-    Ok(sql.into_query().load(conn).await?)
+    sql
+}
+
+pub async fn network_pairs(
+    conn: &AsyncPgConnection,
+    plan_id: Option<Uuid>,
+    kind: ActorKind,
+    role: Option<Role>,
+) -> ApiResult<Vec<NetworkPairRow>> {
+    Ok(network_pairs_sql(plan_id, kind, role)
+        .into_query()
+        .load(&mut &*conn)
+        .await?)
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::collaborations::seed_plans;
 use crate::downloads::download;
-use crate::helpers::{TestApp, fields, json_ok, problem, seeded_activity};
+use crate::helpers::{TestApp, fields, json_ok, problem, query_count, seeded_activity};
 use kulturplan::seed;
 
 const PLAN: &str = "genomforandeplan-2024";
@@ -779,4 +779,136 @@ async fn reports_name_what_is_missing_or_unknown() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_report_is_computed_once_per_data_version() {
+    let app = TestApp::spawn_seeded().await;
+    let path = format!(
+        "/api/v1/reports/follow-up-summary?plan_id={}&year=2024",
+        seed::plan_id(PLAN)
+    );
+    let cost = |headers: Option<(&'static str, &'static str)>| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            let before = query_count(app).await;
+            let mut request = app.get(&path);
+            if let Some((name, value)) = headers {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body: Value = response.json().await.unwrap();
+            (query_count(app).await - before, body)
+        }
+    };
+    let (first, computed) = cost(None).await;
+    let (again, kept) = cost(None).await;
+    assert_eq!(kept, computed);
+    // As cheap as a revalidation: only the data version is read.
+    let etag = app.get(&path).send().await.unwrap().headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let before = query_count(&app).await;
+    let not_modified = app
+        .get(&path)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    let revalidation = query_count(&app).await - before;
+    assert_eq!(again, revalidation, "a kept report costs what a 304 costs");
+    assert!(first > again);
+    let (fresh, recomputed) = cost(Some(("cache-control", "no-cache"))).await;
+    assert!(fresh > revalidation, "no-cache computes it again");
+    assert_eq!(recomputed, computed);
+
+    // A write moves the data version: the next read computes the report again.
+    let a003 = seeded_activity(PLAN, "a003");
+    json_ok(
+        app.put(
+            &format!("/api/v1/activities/{a003}/follow-ups/2024"),
+            &json!({"status": "completed"}),
+        )
+        .send()
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, changed) = cost(None).await;
+    assert_eq!(
+        changed["plan"]["counts"]["completed"],
+        computed["plan"]["counts"]["completed"].as_i64().unwrap() + 1
+    );
+    // Another representation of the same report is kept apart.
+    let csv = download(&app, &format!("{path}&format=csv"), false).await;
+    assert_eq!(csv.rows.len(), 42);
+}
+
+#[tokio::test]
+async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
+    let app = TestApp::spawn_seeded().await;
+    // The 2024 plan carries on an activity of the handlingsplan instead of copying it.
+    let carried = seeded_activity(HANDLINGSPLAN, "a001");
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.db().await;
+        diesel::sql_query(format!(
+            "INSERT INTO plan_activities (plan_id, activity_id) VALUES ('{}', '{carried}')",
+            seed::plan_id(PLAN)
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let report = summary(&app, PLAN, 2024, "").await;
+    let own = plan_file(PLAN)["activities"].as_array().unwrap().len() as i64;
+    assert_eq!(report["plan"]["total"], own + 1);
+    let goals = report["goals"].as_array().unwrap();
+    let top_total: i64 = goals
+        .iter()
+        .filter(|g| g["parent_id"].is_null())
+        .map(|g| g["total"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        top_total,
+        own + 1,
+        "its goal and the goal above it are listed"
+    );
+    let handlingsplan = seed::plan_id(HANDLINGSPLAN).to_string();
+    let theirs: Vec<&Value> = goals
+        .iter()
+        .filter(|g| g["plan_id"] == handlingsplan)
+        .collect();
+    assert_eq!(
+        theirs.len(),
+        2,
+        "the primary goal and its objective, not the whole tree"
+    );
+    assert!(theirs.iter().all(|g| g["total"] == 1));
+
+    let missing = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/missing-follow-ups?plan_id={}&year=2023",
+            seed::plan_id(CULTURE_PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<&str> = missing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["activity"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [carried.as_str()],
+        "running 2020–2023, not reported for 2023"
+    );
 }
