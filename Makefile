@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test db build openapi check-seeds bench bench-batch
+.PHONY: run test db build openapi check-seeds bench bench-batch bench-reports
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -43,3 +43,7 @@ bench: db
 ## bench-batch: time a 10,000-item follow-up batch beside a plain INSERT … ON CONFLICT (BENCHMARKS.md)
 bench-batch: db
 	bench/follow_ups_batch.sh
+
+## bench-reports: the report benchmark (follow-up summary, collaboration matrix; wrk beside pgbench)
+bench-reports: db
+	bench/reports.sh

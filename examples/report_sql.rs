@@ -1,0 +1,25 @@
+//! Prints the SQL a report sends, with its `$n` placeholders, so that a benchmark can run the
+//! same statement with pgbench beside the service: `cargo run --example report_sql -- summary`.
+//! Placeholders: `summary` $1 plan, $2 year; `groups-municipality` the same; `matrix-goals` and
+//! `matrix-counts` $1 plan.
+
+use kulturplan::db::reports::{self, Grouping};
+use uuid::Uuid;
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    let plan = Uuid::nil();
+    let sql = match which.as_str() {
+        "summary" => reports::summary_sql(plan, 0),
+        "groups-municipality" => reports::summary_groups_sql(plan, 0, Grouping::Municipality),
+        "matrix-goals" => reports::matrix_goals_sql(plan),
+        "matrix-counts" => reports::matrix_counts_sql(plan, None),
+        other => {
+            eprintln!(
+                "unknown report `{other}`: summary, groups-municipality, matrix-goals, matrix-counts"
+            );
+            std::process::exit(2);
+        }
+    };
+    println!("{}", sql.text());
+}
