@@ -550,13 +550,13 @@ fn check_activity(c: &mut Checks, f: ActivityFields<'_>) {
     }
 }
 
+/// The wire activity for a row just written: `build` without embeds.
 async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
     let conn = state.pool.get().await?;
-    let mut linked = db::linked_goals(&conn, &[row.id]).await?;
-    Ok(Activity::from_row(
-        row.clone(),
-        linked.remove(&row.id).unwrap_or_default(),
-    ))
+    build(&conn, vec![row], Embed::default(), None)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::internal("an activity row built no activity"))
 }
 
 /// List activities: filters, Swedish free-text search, sorting, embeds, cursor pages.

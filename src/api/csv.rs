@@ -246,18 +246,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn excel_dialect_has_bom_semicolons_crlf_and_keeps_formulas_as_text() {
+    fn excel_dialect_has_bom_semicolons_crlf_and_keeps_formulas_as_text()
+    -> Result<(), Box<dyn std::error::Error>> {
         let mut table = Table::new("t.csv", &["namn", "antal"]);
         table.push(vec!["Örebro; Kumla".into(), "3".into()]);
         table.push(vec!["=SUM(A1)".into(), "-2".into()]);
-        let bytes = table.render(true).unwrap();
+        let bytes = table.render(true)?;
         assert!(bytes.starts_with(BOM));
-        let text = std::str::from_utf8(&bytes[3..]).unwrap();
+        let text = std::str::from_utf8(&bytes[3..])?;
         assert_eq!(
             text,
             "namn;antal\r\n\"Örebro; Kumla\";3\r\n'=SUM(A1);-2\r\n"
         );
-        let plain = String::from_utf8(table.render(false).unwrap()).unwrap();
+        let plain = String::from_utf8(table.render(false)?)?;
         assert_eq!(plain, "namn,antal\r\nÖrebro; Kumla,3\r\n=SUM(A1),-2\r\n");
+        Ok(())
     }
 }
