@@ -77,6 +77,14 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the database is not available")]
     Unavailable,
+    /// The connection broke while a write was committing and the database could not be asked
+    /// afterwards whether it committed.
+    #[error(
+        "the connection to the database broke while the write was being committed, and whether \
+         it was applied could not be learned; read the resource to see, or retry (a batch with \
+         the same Idempotency-Key)"
+    )]
+    OutcomeUnknown,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -123,6 +131,7 @@ impl ApiError {
             }
             ApiError::Validation(_) => ("validation", "The request is not valid"),
             ApiError::Unavailable => ("unavailable", "Service temporarily unavailable"),
+            ApiError::OutcomeUnknown => ("outcome-unknown", "Outcome of the write unknown"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -166,7 +175,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,7 +190,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kulturplan\""));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::OutcomeUnknown => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             _ => {}
@@ -262,11 +271,18 @@ impl From<DieselError> for ApiError {
                     _ if info.message().contains("deadlock detected") => {
                         ApiError::concurrent_change()
                     }
-                    DatabaseErrorKind::ClosedConnection => ApiError::Unavailable,
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
                     _ => ApiError::Internal(format!("database: {}", info.message())),
                 }
             }
+            // The commit failed and so did the rollback after it: the commit's error tells why.
+            DieselError::RollbackErrorOnCommit { commit_error, .. } => {
+                ApiError::from(*commit_error)
+            }
+            // A connection whose transaction state was lost to a broken link.
+            DieselError::BrokenTransactionManager => ApiError::Unavailable,
             other => ApiError::Internal(format!("database: {other}")),
         }
     }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -712,9 +711,10 @@ pub async fn create_activity(
         position: body.position.unwrap_or(0),
     };
     let linked = body.linked_goal_ids;
-    let row = conn
-        .transaction::<_, ApiError, _>(async move |conn| db::insert(conn, &new, &linked).await)
-        .await?;
+    let row = crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
+        db::insert(conn, &new, &linked).await
+    })
+    .await?;
     drop(conn);
     let activity = with_links(&state, row).await?;
     Ok(created(
@@ -833,7 +833,7 @@ pub async fn update_activity(
     let linked = body.linked_goal_ids;
     let row = {
         let mut conn = state.pool.get().await?;
-        conn.transaction::<_, ApiError, _>(async move |conn| {
+        crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
             db::update(conn, id, expected, &changes, linked.as_deref()).await
         })
         .await?
@@ -956,11 +956,10 @@ pub async fn put_activity_actors(
         return Err(ApiError::Validation(errors));
     }
     let mut conn = state.pool.get().await?;
-    let activity = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            db::replace_actors(conn, id, expected, &links).await
-        })
-        .await?;
+    let activity = crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
+        db::replace_actors(conn, id, expected, &links).await
+    })
+    .await?;
     let links = db::actor_links(&conn, &[id])
         .await?
         .remove(&id)

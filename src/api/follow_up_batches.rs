@@ -7,7 +7,6 @@ use std::collections::hash_map::Entry;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use utoipa::{IntoParams, ToSchema};
@@ -416,22 +415,21 @@ async fn run(
     let idem = idempotency.as_ref();
     let warnings = &warnings;
     for attempt in 1..=MAX_ATTEMPTS {
-        let written = conn
-            .transaction::<_, ApiError, _>(async move |conn| {
-                if let Some(idem) = idem
-                    && !idempotency::claim(conn, &idem.owner, &idem.key, &idem.request_hash).await?
-                {
-                    return Ok(None);
-                }
-                let counts = db::write_batch(conn, items, subject).await?;
-                let body = serde_json::to_string(&BatchResult::new(counts, warnings.clone()))
-                    .map_err(ApiError::internal)?;
-                if let Some(idem) = idem {
-                    idempotency::complete(conn, &idem.owner, &idem.key, 200, &body).await?;
-                }
-                Ok(Some(body))
-            })
-            .await;
+        let written = crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
+            if let Some(idem) = idem
+                && !idempotency::claim(conn, &idem.owner, &idem.key, &idem.request_hash).await?
+            {
+                return Ok(None);
+            }
+            let counts = db::write_batch(conn, items, subject).await?;
+            let body = serde_json::to_string(&BatchResult::new(counts, warnings.clone()))
+                .map_err(ApiError::internal)?;
+            if let Some(idem) = idem {
+                idempotency::complete(conn, &idem.owner, &idem.key, 200, &body).await?;
+            }
+            Ok(Some(body))
+        })
+        .await;
         match written {
             Ok(Some(body)) => {
                 return Ok(HttpResponse::Ok()

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -380,20 +379,19 @@ pub async fn put_follow_up(
     let activity = crate::db::activities::get(&mut conn, id).await?;
     ensure_may_write(&mut conn, &auth, &[id]).await?;
     let subject = auth.subject.clone();
-    let (row, outcome) = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            db::upsert(
-                conn,
-                id,
-                year,
-                Some(body.status),
-                body.comment.as_deref(),
-                &subject,
-                expected,
-            )
-            .await
-        })
-        .await?;
+    let (row, outcome) = crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
+        db::upsert(
+            conn,
+            id,
+            year,
+            Some(body.status),
+            body.comment.as_deref(),
+            &subject,
+            expected,
+        )
+        .await
+    })
+    .await?;
     let version = row.version;
     let follow_up = FollowUp::new(row, &activity);
     let mut response = if outcome == Outcome::Created {
@@ -439,7 +437,7 @@ pub async fn delete_follow_up(
     crate::db::activities::get(&mut conn, id).await?;
     ensure_may_write(&mut conn, &auth, &[id]).await?;
     let subject = auth.subject.clone();
-    conn.transaction::<_, ApiError, _>(async move |conn| {
+    crate::db::write::transaction(&state.pool, &mut conn, async move |conn| {
         db::delete(conn, id, year, &subject, expected).await
     })
     .await?;

@@ -14,6 +14,7 @@ pub mod plans;
 pub mod reports;
 pub mod schema;
 pub mod sql;
+pub mod write;
 
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;

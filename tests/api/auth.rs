@@ -152,6 +152,44 @@ async fn forged_expired_and_misaddressed_tokens_are_refused() {
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&app, json!({}))).unwrap());
     assert_refused(&app, &format!("{header}.{payload}."), "alg none").await;
 
+    // Algorithm confusion: a header naming RS256 (or ES256) over a correct HMAC signature with
+    // the service's own secret. The verifier is pinned to HS256 and must not follow the header.
+    for alg in ["RS256", "ES256", "PS256"] {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&app, json!({}))).unwrap());
+        let signature = jsonwebtoken::crypto::sign(
+            format!("{header}.{payload}").as_bytes(),
+            &EncodingKey::from_secret(dev_secret()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        assert_refused(
+            &app,
+            &format!("{header}.{payload}.{signature}"),
+            &format!("{alg} header over an HMAC signature"),
+        )
+        .await;
+    }
+    // The control: the same construction with the HS256 header is accepted, so the refusals
+    // above are the header's doing.
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&claims(&app, json!({"scope": "read"}))).unwrap());
+    let signature = jsonwebtoken::crypto::sign(
+        format!("{header}.{payload}").as_bytes(),
+        &EncodingKey::from_secret(dev_secret()),
+        Algorithm::HS256,
+    )
+    .unwrap();
+    let accepted = app
+        .http
+        .get(app.url("/api/v1/plans"))
+        .bearer_auth(format!("{header}.{payload}.{signature}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK);
+
     // A valid token whose payload was changed after signing.
     let valid = sign(
         &claims(&app, json!({"scope": "read"})),

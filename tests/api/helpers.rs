@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 /// The server the tests use: TEST_DATABASE_URL, else DATABASE_URL's server, else local.
-fn server_url() -> String {
+pub fn server_url() -> String {
     let url = std::env::var("TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -162,16 +162,23 @@ impl TestApp {
     /// The app on a fresh, migrated, empty database.
     pub async fn spawn() -> TestApp {
         let template = EMPTY.get_or_init(|| template(false)).await.clone();
-        Self::from_template(&template).await
+        Self::from_template(&template, |_, _| {}).await
     }
 
     /// The app on a fresh database holding the seed data.
     pub async fn spawn_seeded() -> TestApp {
         let template = SEEDED.get_or_init(|| template(true)).await.clone();
-        Self::from_template(&template).await
+        Self::from_template(&template, |_, _| {}).await
     }
 
-    async fn from_template(template: &str) -> TestApp {
+    /// The app on a fresh database holding the seed data, its configuration adjusted by
+    /// `adjust` (given the configuration and the test database's name).
+    pub async fn spawn_seeded_with(adjust: impl FnOnce(&mut Config, &str)) -> TestApp {
+        let template = SEEDED.get_or_init(|| template(true)).await.clone();
+        Self::from_template(&template, adjust).await
+    }
+
+    async fn from_template(template: &str, adjust: impl FnOnce(&mut Config, &str)) -> TestApp {
         init_tracing();
         let db_name = format!("kp_test_{}", Uuid::new_v4().simple());
         let mut conn = maintenance().await;
@@ -180,7 +187,8 @@ impl TestApp {
             .await
             .expect("create test database");
         let db_url = database_url(&db_name);
-        let config = Config::for_database(db_url.clone());
+        let mut config = Config::for_database(db_url.clone());
+        adjust(&mut config, &db_name);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = kulturplan::AppState::new(config.clone()).expect("state");

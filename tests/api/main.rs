@@ -11,6 +11,7 @@ mod collaborations;
 mod crud;
 mod downloads;
 mod errors;
+mod faults;
 mod follow_ups;
 mod migrations;
 mod openapi;
