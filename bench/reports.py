@@ -5,11 +5,18 @@ Prints requests/s, p50 and p99 for the follow-up summary and the collaboration m
 plan of the generated data set (bench/generate.sql), twice each: as kept for the current data
 version (what every reader after the first gets until the data changes) and computed afresh
 (`Cache-Control: no-cache`, what the first reader after a write gets). Beside the computed runs,
-pgbench sends the statements the service sends for them (same concurrency). Then the same for a
-plan holding all 6,000 activities, a worst case made only in this script's database.
-Usage: python3 bench/reports.py [--seconds 15] [--connections 8] [--pool 16] [--keep]
+pgbench sends the statements the service sends for them (same concurrency). A third run reads
+the report while a writer changes a follow-up every 100 ms (`--writes-per-second`): every write
+moves the data version, so the next readers find nothing kept, and those arriving together share
+one computation. Then the same for a plan holding all 6,000 activities, a worst case made only in
+this script's database.
+Usage: python3 bench/reports.py [--seconds 15] [--connections 8] [--pool 16] [--writes-per-second 10] [--keep]
 """
 import argparse
+import json
+import threading
+import time
+import urllib.request
 
 from common import (ROOT, Server, drop_database, ensure_tools, fresh_database, log, pgbench, psql,
                     run, wrk)
@@ -39,11 +46,52 @@ def computed_sql(plan, statements):
     )
 
 
+class Writer(threading.Thread):
+    """Changes one follow-up at a steady rate until stopped; counts the writes and any errors."""
+
+    def __init__(self, server, activity, per_second):
+        super().__init__(daemon=True)
+        self.server, self.activity, self.pause = server, activity, 1 / per_second
+        self.stopped = threading.Event()
+        self.writes = self.errors = 0
+
+    def run(self):
+        statuses = ["ongoing", "delayed"]
+        while not self.stopped.is_set():
+            started = time.monotonic()
+            body = json.dumps({"status": statuses[self.writes % 2], "comment": "bench"}).encode()
+            req = urllib.request.Request(
+                f"{self.server.base}/api/v1/activities/{self.activity}/follow-ups/{YEAR + 1}", data=body,
+                method="PUT", headers={"Authorization": f"Bearer {self.server.token}",
+                                       "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    r.read()
+                self.writes += 1
+            except OSError:
+                self.errors += 1
+            self.stopped.wait(max(0.0, self.pause - (time.monotonic() - started)))
+
+
+def under_writes(server, path, activity, args):
+    writer = Writer(server, activity, args.writes_per_second)
+    writer.start()
+    try:
+        result = wrk(server, path, args.connections, args.seconds)
+    finally:
+        writer.stopped.set()
+        writer.join()
+    result["errors"] += writer.errors
+    result["writes"] = writer.writes
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--pool", type=int, default=16)
+    parser.add_argument("--writes-per-second", type=float, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
     ensure_tools()
@@ -65,6 +113,9 @@ def main():
     in_plan = psql(db_url, f"SELECT count(*) FROM activities a JOIN plans p ON p.id = a.plan_id "
                            f"WHERE p.parent_id = '{culture_plan}' OR p.id = '{culture_plan}'")
     municipalities = "SELECT * FROM actors WHERE kind = 'municipality' ORDER BY name, id;\n"
+    # The writer's activity: one of the culture plan's, so its write changes what is reported.
+    written = psql(db_url, f"SELECT a.id FROM activities a JOIN plans p ON p.id = a.plan_id "
+                           f"WHERE p.parent_id = '{culture_plan}' ORDER BY a.id LIMIT 1")
     server = Server(db_url, 18182, args.pool)
     rows = []
     try:
@@ -86,6 +137,9 @@ def main():
                 computed = wrk(server, path, args.connections, args.seconds, {"Cache-Control": "no-cache"})
                 rows.append((f"{name}, computed", computed,
                              pgbench(db_url, sql, args.connections, args.seconds)))
+                log(f"load: {name}, under writes")
+                written_rate = f"{args.writes_per_second:g}"
+                rows.append((f"{name}, under {written_rate} writes/s", under_writes(server, path, written, args), None))
         rss = server.peak_rss_mib()
     finally:
         server.stop()
@@ -102,6 +156,9 @@ def main():
         else:
             dbs = "– | – | – | –"
         print(f"| {name} | {svc['rps']:.0f} | {svc['p50']:.2f} | {svc['p99']:.2f} | {svc['errors']} | {dbs} |")
+    for name, svc, _ in rows:
+        if "writes" in svc:
+            print(f"\n{name}: {svc['writes']} writes during the run")
     print(f"\npeak RSS of the service: {rss:.1f} MiB")
 
 

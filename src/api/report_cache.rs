@@ -2,7 +2,10 @@
 //! per change of the data, however many read it (the culture board, analysts, their tools).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -14,11 +17,24 @@ use crate::db::Conn;
 use crate::error::ApiResult;
 
 /// Rendered reports, each kept with the data version it was computed at: a report is computed
-/// once per change of the data, however many ask for it. A request with `Cache-Control:
-/// no-cache` has it computed afresh.
-#[derive(Default)]
+/// once per change of the data, however many ask for it, also when they ask at the same moment
+/// right after a write. A request with `Cache-Control: no-cache` has it computed afresh.
 pub struct ReportCache {
     inner: Mutex<CacheInner>,
+    /// Whose turn it is to compute a report, striped by key: readers that miss the same report
+    /// at once queue behind one computation instead of each running it.
+    turns: Vec<Arc<tokio::sync::Mutex<()>>>,
+    hasher: RandomState,
+}
+
+impl Default for ReportCache {
+    fn default() -> Self {
+        ReportCache {
+            inner: Mutex::default(),
+            turns: (0..Self::TURNS).map(|_| Arc::default()).collect(),
+            hasher: RandomState::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -39,17 +55,26 @@ impl ReportCache {
     const MAX_BYTES: usize = 32 * 1024 * 1024;
     /// Larger renderings are not kept.
     const MAX_ENTRY: usize = 4 * 1024 * 1024;
+    /// Stripes of the computing turns; two reports share one rarely.
+    const TURNS: usize = 64;
 
-    fn get(&self, key: &str, version: i64) -> Option<Rendered> {
+    /// The kept rendering of `key` computed at `version` or later, with its version.
+    fn get(&self, key: &str, version: i64) -> Option<(i64, Rendered)> {
         let mut inner = self.inner.lock().ok()?;
         inner.tick += 1;
         let tick = inner.tick;
         let entry = inner.entries.get_mut(key)?;
-        if entry.version != version {
+        if entry.version < version {
             return None;
         }
         entry.used = tick;
-        Some(entry.rendered.clone())
+        Some((entry.version, entry.rendered.clone()))
+    }
+
+    /// Waits for the turn to compute `key`.
+    async fn turn(&self, key: &str) -> OwnedMutexGuard<()> {
+        let stripe = self.hasher.hash_one(key) as usize % self.turns.len();
+        self.turns[stripe].clone().lock_owned().await
     }
 
     fn put(&self, key: String, version: i64, rendered: Rendered) {
@@ -99,8 +124,14 @@ impl ReportCache {
 pub enum Lookup {
     /// 304, or the kept rendering of the current data.
     Answered(HttpResponse),
-    /// Compute it; the key to keep it under.
-    Compute(String),
+    /// Compute it.
+    Compute(Computing),
+}
+
+/// A report to compute: the key to keep it under, and the turn held until it is kept.
+pub struct Computing {
+    key: String,
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 /// The data version, 304 when the client holds the current representation, and the kept
@@ -126,22 +157,36 @@ pub async fn lookup(state: &AppState, req: &HttpRequest, conn: &Conn) -> ApiResu
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("no-cache"))
     });
-    if !no_cache && let Some(rendered) = state.reports.get(&key, version) {
+    if no_cache {
+        return Ok(Lookup::Compute(Computing { key, _turn: None }));
+    }
+    if let Some((_, rendered)) = state.reports.get(&key, version) {
         return Ok(Lookup::Answered(rendered.respond(cache::builder(etag))));
     }
-    Ok(Lookup::Compute(key))
+    let turn = state.reports.turn(&key).await;
+    // Another reader computed it while this one waited: at this data version or a later one,
+    // which is as current as this request can ask for.
+    if let Some((kept, rendered)) = state.reports.get(&key, version) {
+        let etag = cache::etag(req, kept);
+        return Ok(Lookup::Answered(rendered.respond(cache::builder(etag))));
+    }
+    Ok(Lookup::Compute(Computing {
+        key,
+        _turn: Some(turn),
+    }))
 }
 
-/// Keeps a rendering computed at `version` and answers it with that version's ETag.
+/// Keeps a rendering computed at `version` and answers it with that version's ETag; the next
+/// reader waiting for the turn finds it.
 pub fn keep(
     state: &AppState,
     req: &HttpRequest,
-    key: String,
+    computing: Computing,
     version: i64,
     rendered: Rendered,
 ) -> HttpResponse {
     let response = rendered.respond(cache::builder(cache::etag(req, version)));
-    state.reports.put(key, version, rendered);
+    state.reports.put(computing.key, version, rendered);
     response
 }
 
@@ -162,7 +207,12 @@ mod tests {
         let cache = ReportCache::default();
         cache.put("summary".into(), 2, rendered(10));
         assert!(cache.get("summary", 2).is_some());
-        assert!(cache.get("summary", 1).is_none());
+        assert_eq!(
+            cache.get("summary", 1).map(|(v, _)| v),
+            Some(2),
+            "a newer one serves"
+        );
+        assert!(cache.get("summary", 3).is_none());
         // A computation that started before a write finishes late: it replaces nothing.
         cache.put("summary".into(), 1, rendered(10));
         assert!(cache.get("summary", 2).is_some());

@@ -849,6 +849,72 @@ async fn a_report_is_computed_once_per_data_version() {
 }
 
 #[tokio::test]
+async fn readers_arriving_together_after_a_write_share_one_computation() {
+    let app = TestApp::spawn_seeded().await;
+    let path = format!(
+        "/api/v1/reports/collaboration-matrix?plan_id={}",
+        seed::plan_id(HANDLINGSPLAN)
+    );
+    // What one computation costs, and what one revalidation costs.
+    let before = query_count(&app).await;
+    let first: Value = json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    let computation = query_count(&app).await - before;
+    let before = query_count(&app).await;
+    json_ok(app.get(&path).send().await, StatusCode::OK).await;
+    let revalidation = query_count(&app).await - before;
+    assert!(computation > revalidation);
+
+    // A write; then eight readers at once.
+    let activity = seeded_activity(HANDLINGSPLAN, "a001");
+    let hallsberg = seed::actor_id("hallsbergs-kommun").to_string();
+    let actors_path = format!("/api/v1/activities/{activity}/actors");
+    let links = json_ok(app.get(&actors_path).send().await, StatusCode::OK).await;
+    // Hallsberg joins the activity, or leaves it when it already takes part.
+    let mut links: Vec<Value> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!({"actor_id": l["actor_id"], "role": l["role"]}))
+        .collect();
+    let before_len = links.len();
+    links.retain(|l| l["actor_id"] != hallsberg.as_str());
+    if links.len() == before_len {
+        links.push(json!({"actor_id": hallsberg, "role": "participant"}));
+    }
+    json_ok(
+        app.put(&actors_path, &Value::Array(links)).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    // The links are held locked for a moment, so the first computation cannot finish before
+    // every reader has arrived.
+    use diesel_async::SimpleAsyncConnection;
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE activity_actors IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let before = query_count(&app).await;
+    let readers = (0..8).map(|_| async {
+        let response = app.get(&path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()
+    });
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        locker.batch_execute("COMMIT").await.unwrap();
+    };
+    let (answers, ()) = tokio::join!(futures_util::future::join_all(readers), release);
+    let spent = query_count(&app).await - before;
+    // Each reader reads the data version; the report itself is computed once, not eight times.
+    assert_eq!(spent, computation + 7 * revalidation, "{spent} queries");
+    for answer in &answers {
+        assert_eq!(answer, &answers[0]);
+    }
+    assert_ne!(answers[0], first, "the write is in the report");
+}
+
+#[tokio::test]
 async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
     let app = TestApp::spawn_seeded().await;
     // The 2024 plan carries on an activity of the handlingsplan instead of copying it.
