@@ -132,6 +132,7 @@ pub fn api_app_parts() -> (
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    openapi::add_database_responses(&mut doc);
     (app, doc)
 }
 

@@ -65,3 +65,52 @@ pub fn document_json() -> String {
     json.push('\n');
     json
 }
+
+/// Adds the answer every `/api/v1` operation can give when the database is unreachable: the
+/// handlers' own annotations list what the request can cause, this what the database can.
+pub fn add_database_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder, schema::Type,
+    };
+    let unavailable = ResponseBuilder::new()
+        .description(
+            "The database is unreachable (`/problems/unavailable`), or a write's connection broke \
+             while it committed and whether it was applied could not be learned \
+             (`/problems/outcome-unknown`); retry after `Retry-After` seconds",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer),
+                ))
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("503".to_owned())
+                .or_insert_with(|| unavailable.clone().into());
+        }
+    }
+}
