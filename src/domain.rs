@@ -16,6 +16,10 @@ macro_rules! text_enum {
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
         #[diesel(sql_type = Text)]
+        // utoipa does not read a variant's `rename` when it comes from a macro fragment; every
+        // spelling is its variant's snake_case, which `rename_all` states for the schema too
+        // (a test compares the schema's values with `as_str`).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }

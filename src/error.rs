@@ -65,6 +65,13 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not; the methods it has.
+    #[error("{method} is not an operation of {path}; it has {}", .allowed.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: Vec<&'static str>,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("the resource changed since it was read")]
@@ -90,6 +97,9 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// PostgreSQL's text cannot hold the NUL character; JSON can.
+pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 
 const CONCURRENT_CHANGE: &str = "a concurrent change conflicted with this one; retry";
 
@@ -123,6 +133,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::Forbidden(_) => ("forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "The request body is too large"),
@@ -170,6 +181,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -192,6 +204,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable | ApiError::OutcomeUnknown => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, allowed.join(", ")));
             }
             _ => {}
         }
@@ -271,6 +286,13 @@ impl From<DieselError> for ApiError {
                     _ if info.message().contains("deadlock detected") => {
                         ApiError::concurrent_change()
                     }
+                    // A NUL character a field check did not catch (SQLSTATE 22021).
+                    _ if info
+                        .message()
+                        .starts_with("invalid byte sequence for encoding") =>
+                    {
+                        ApiError::field("body", format!("a text value {NUL_MESSAGE}"))
+                    }
                     DatabaseErrorKind::ClosedConnection
                     | DatabaseErrorKind::UnableToSendCommand => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
@@ -313,6 +335,10 @@ impl Checks {
 
     pub fn text(&mut self, field: &str, value: Option<&str>, min: usize, max: usize) {
         if let Some(value) = value {
+            if value.contains('\0') {
+                self.push(field, NUL_MESSAGE);
+                return;
+            }
             let chars = value.chars().count();
             if chars < min || chars > max {
                 if min > 0 && value.trim().is_empty() {
@@ -321,6 +347,15 @@ impl Checks {
                     self.push(field, format!("must be {min} to {max} characters long"));
                 }
             }
+        }
+    }
+
+    /// An official municipality code: four digits, e.g. `1880`.
+    pub fn municipality_code(&mut self, field: &str, value: Option<&str>) {
+        if let Some(code) = value
+            && !(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.push(field, "must be four digits, e.g. 1880");
         }
     }
 

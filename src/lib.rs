@@ -72,11 +72,20 @@ fn json_error(
         E::ContentType => {
             ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
         }
-        E::Deserialize(e) if e.is_data() => ApiError::field(json_path_of(e), e.to_string()),
-        E::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+        E::Deserialize(e) => body_error(e),
         other => ApiError::BadRequest(other.to_string()),
     };
     InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+}
+
+/// A body that is not JSON is malformed (400); JSON of the wrong shape is invalid (422, naming
+/// the field).
+pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
+    if e.is_data() {
+        ApiError::field(json_path_of(e), e.to_string())
+    } else {
+        ApiError::BadRequest(format!("the body is not valid JSON: {e}"))
+    }
 }
 
 /// serde_json names no field in its messages' structure; the message itself names it.
@@ -102,12 +111,17 @@ fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::E
     InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
-        "no endpoint {} {}",
-        req.method(),
-        req.path()
-    )))
+/// No handler took the request: a path of the API with another method is 405, anything else 404.
+async fn unrouted(req: HttpRequest, known: web::Data<openapi::KnownPaths>) -> HttpResponse {
+    let error = match known.methods(req.path()) {
+        Some(allowed) => ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allowed: allowed.to_vec(),
+        },
+        None => ApiError::NotFound(format!("no endpoint {} {}", req.method(), req.path())),
+    };
+    actix_web::ResponseError::error_response(&error)
 }
 
 /// The API's service factory and its OpenAPI document, built by the same registration.
@@ -132,7 +146,7 @@ pub fn api_app_parts() -> (
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    openapi::add_database_responses(&mut doc);
+    openapi::add_common_responses(&mut doc);
     (app, doc)
 }
 
@@ -149,6 +163,7 @@ pub fn build_app(
     >,
 > {
     let (app, doc) = api_app_parts();
+    let known = web::Data::new(openapi::KnownPaths::new(&doc));
     app.wrap(actix_web::middleware::from_fn(observe::middleware))
         .app_data(state)
         .app_data(json_config(JSON_LIMIT))
@@ -156,7 +171,8 @@ pub fn build_app(
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
-        .default_service(web::to(not_found))
+        .app_data(known)
+        .default_service(web::to(unrouted))
 }
 
 /// Starts the HTTP server on a bound listener.

@@ -66,34 +66,44 @@ pub fn document_json() -> String {
     json
 }
 
-/// Adds the answer every `/api/v1` operation can give when the database is unreachable: the
-/// handlers' own annotations list what the request can cause, this what the database can.
-pub fn add_database_responses(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{
-        ContentBuilder, Ref, ResponseBuilder, header::HeaderBuilder, schema::Type,
-    };
-    let unavailable = ResponseBuilder::new()
-        .description(
-            "The database is unreachable (`/problems/unavailable`), or a write's connection broke \
-             while it committed and whether it was applied could not be learned \
-             (`/problems/outcome-unknown`); retry after `Retry-After` seconds",
-        )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(
-                    utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer),
-                ))
-                .description(Some("Seconds to wait before retrying"))
-                .build(),
-        )
+/// A problem document answer with a description.
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
         .content(
             "application/problem+json",
             ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("Problem")))
                 .build(),
         )
-        .build();
+        .build()
+}
+
+/// Adds the answers every `/api/v1` operation can give whatever its handler does (the
+/// handlers' own annotations list what the request can cause, this what the database and the
+/// body parsing can: an unreachable database; a body too large or of another media type),
+/// and states parameters as what they are on the wire.
+pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    use utoipa::openapi::{RefOr, header::HeaderBuilder};
+    let mut unavailable = problem_response(
+        "The database is unreachable (`/problems/unavailable`), or a write's connection broke \
+         while it committed and whether it was applied could not be learned \
+         (`/problems/outcome-unknown`); retry after `Retry-After` seconds",
+    );
+    unavailable.headers.insert(
+        "Retry-After".to_owned(),
+        HeaderBuilder::new()
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer),
+            ))
+            .description(Some("Seconds to wait before retrying"))
+            .build()
+            .into(),
+    );
+    let too_large = problem_response("The body exceeds the operation's limit");
+    let media_type = problem_response("The body is not of the media type the operation takes");
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/") {
             continue;
@@ -106,11 +116,93 @@ pub fn add_database_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
+            // A parameter is absent or a string: `null` in its schema would invite the text
+            // "null", which is neither.
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+                    && let SchemaType::Array(types) = &schema.schema_type
+                {
+                    let types: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
+                    schema.schema_type = match types.as_slice() {
+                        [one] => SchemaType::Type(one.clone()),
+                        _ => SchemaType::Array(types),
+                    };
+                }
+            }
+            let takes_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            responses
                 .entry("503".to_owned())
                 .or_insert_with(|| unavailable.clone().into());
+            if takes_body {
+                responses
+                    .entry("413".to_owned())
+                    .or_insert_with(|| too_large.clone().into());
+                responses
+                    .entry("415".to_owned())
+                    .or_insert_with(|| media_type.clone().into());
+            }
         }
+    }
+}
+
+/// The document's path templates with their methods: a request for a path that exists with a
+/// method it lacks is told which methods it has (405 with `Allow`), not that nothing is there.
+pub struct KnownPaths(Vec<(Vec<Segment>, Vec<&'static str>)>);
+
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+impl KnownPaths {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        let paths = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') && s.ends_with('}') {
+                            Segment::Parameter
+                        } else {
+                            Segment::Literal(s.to_owned())
+                        }
+                    })
+                    .collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, has)| has.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        KnownPaths(paths)
+    }
+
+    /// The methods of the path template `path` matches, if any.
+    pub fn methods(&self, path: &str) -> Option<&[&'static str]> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0.iter().find_map(|(segments, methods)| {
+            let matches = segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| match s {
+                    Segment::Literal(l) => l == p,
+                    Segment::Parameter => !p.is_empty(),
+                });
+            matches.then_some(methods.as_slice())
+        })
     }
 }

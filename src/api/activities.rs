@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::actors::Actor;
+use super::body::JsonObject;
 use super::cache;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::follow_ups::FollowUp;
@@ -207,6 +208,7 @@ pub struct CreateActivity {
     /// Defaults to `none`.
     pub recurrence: Option<Recurrence>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub tags: Vec<String>,
     #[schema(minimum = 0)]
     pub position: Option<i32>,
@@ -236,6 +238,7 @@ pub struct UpdateActivity {
     #[schema(value_type = Option<i32>, minimum = 1900, maximum = 2100)]
     pub end_year: Option<Option<i32>>,
     pub recurrence: Option<Recurrence>,
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[schema(minimum = 0)]
     pub position: Option<i32>,
@@ -269,7 +272,7 @@ pub struct ListActivitiesQuery {
     #[param(minimum = 1900, maximum = 2100, example = 2025)]
     pub active_in: Option<i32>,
     pub recurrence: Option<Recurrence>,
-    #[param(example = "prioriterad 2020–2021")]
+    #[param(example = "prioriterad 2020–2021", min_length = 1, max_length = 100)]
     pub tag: Option<String>,
     /// Free text in Swedish over title, description and goal title: stemmed words and parts of
     /// compounds (`bibliotek` finds "folkbibliotekens"). Every word must match.
@@ -387,7 +390,7 @@ impl ListActivitiesQuery {
         }
         c.text("q", self.q.as_deref(), 0, 200);
         c.text("tag", self.tag.as_deref(), 1, 100);
-        c.text("municipality_code", self.municipality_code.as_deref(), 4, 4);
+        c.municipality_code("municipality_code", self.municipality_code.as_deref());
         c.finish()?;
         let embed = Embed::parse(self.embed.as_deref())?;
         let query = ActivityQuery {
@@ -667,7 +670,7 @@ pub async fn list_activities(
 pub async fn create_activity(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<CreateActivity>,
+    body: JsonObject<CreateActivity>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let body = body.into_inner();
@@ -778,7 +781,7 @@ pub async fn get_activity(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateActivity,
     responses(
@@ -798,7 +801,7 @@ pub async fn update_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateActivity>,
+    body: JsonObject<UpdateActivity>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;
@@ -847,7 +850,7 @@ pub async fn update_activity(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -910,7 +913,7 @@ pub async fn get_activity_actors(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the activity this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the activity this change is based on"),
     ),
     request_body = Vec<ActorRoleInput>,
     responses(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
@@ -101,11 +102,11 @@ pub struct CreateActor {
     pub municipality_code: Option<String>,
     pub parent_id: Option<Uuid>,
     /// Persons only.
-    #[schema(max_length = 300)]
+    #[schema(min_length = 1, max_length = 300)]
     pub title: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(min_length = 1, max_length = 500)]
     pub website: Option<String>,
-    #[schema(max_length = 320)]
+    #[schema(min_length = 3, max_length = 320, pattern = "@")]
     pub email: Option<String>,
 }
 
@@ -124,13 +125,13 @@ pub struct UpdateActor {
     #[schema(value_type = Option<Uuid>)]
     pub parent_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, max_length = 300)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 300)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, max_length = 500)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
     pub website: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, max_length = 320)]
+    #[schema(value_type = Option<String>, min_length = 3, max_length = 320, pattern = "@")]
     pub email: Option<Option<String>>,
 }
 
@@ -148,7 +149,7 @@ pub enum ActorSort {
 #[into_params(parameter_in = Query)]
 pub struct ListActorsQuery {
     pub kind: Option<ActorKind>,
-    #[param(example = "1880")]
+    #[param(example = "1880", pattern = "^[0-9]{4}$")]
     pub municipality_code: Option<String>,
     /// Only the units belonging to this actor.
     pub parent_id: Option<Uuid>,
@@ -181,11 +182,7 @@ struct ActorFields<'a> {
 
 fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
     c.text("name", f.name, 1, 300);
-    if let Some(code) = f.code
-        && !(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit()))
-    {
-        c.push("municipality_code", "must be four digits, e.g. 1880");
-    }
+    c.municipality_code("municipality_code", f.code);
     match (f.kind, f.code) {
         (Some(ActorKind::Municipality), None) => {
             c.push("municipality_code", "is required for a municipality")
@@ -234,6 +231,7 @@ pub async fn list_actors(
     let query = query.into_inner();
     let mut c = Checks::default();
     c.text("q", query.q.as_deref(), 0, 200);
+    c.municipality_code("municipality_code", query.municipality_code.as_deref());
     c.finish()?;
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
@@ -284,7 +282,7 @@ pub async fn list_actors(
 pub async fn create_actor(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<CreateActor>,
+    body: JsonObject<CreateActor>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let body = body.into_inner();
@@ -350,7 +348,7 @@ pub async fn get_actor(
     tag = "actors",
     params(
         ("id" = Uuid, Path, description = "Actor id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateActor,
     responses(
@@ -371,7 +369,7 @@ pub async fn update_actor(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateActor>,
+    body: JsonObject<UpdateActor>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;
@@ -409,7 +407,7 @@ pub async fn update_actor(
     tag = "actors",
     params(
         ("id" = Uuid, Path, description = "Actor id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::{ListResponse, created, ok_with_etag};
 use crate::AppState;
 use crate::auth::{Auth, hash_client_secret, new_client_secret, run_hashing};
@@ -178,7 +179,7 @@ pub async fn list_clients(
 pub async fn create_client(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<CreateClient>,
+    body: JsonObject<CreateClient>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Admin)?;
     let body = body.into_inner();

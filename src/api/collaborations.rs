@@ -275,7 +275,7 @@ pub async fn list_actor_collaborations(
 #[utoipa::path(
     tag = "collaborations",
     params(
-        ("code" = String, Path, description = "Four-digit municipality code", example = "1861"),
+        ("code" = String, Path, pattern = "^[0-9]{4}$", description = "Four-digit municipality code", example = "1861"),
         CollaborationsQuery,
     ),
     responses(
@@ -302,9 +302,9 @@ pub async fn list_municipality_collaborations(
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let code = code.into_inner();
-    if !(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(ApiError::field("code", "must be four digits, e.g. 1880"));
-    }
+    let mut c = Checks::default();
+    c.municipality_code("code", Some(&code));
+    c.finish()?;
     answer(
         &state,
         &req,

@@ -12,6 +12,7 @@ use sha2::Digest as _;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::follow_ups::{MAX_COMMENT, refused_for_actor};
 use crate::AppState;
 use crate::auth::Auth;
@@ -19,7 +20,7 @@ use crate::db::activities::ActivityDates;
 use crate::db::follow_ups::{self as db, BatchCounts, BatchItem};
 use crate::db::idempotency;
 use crate::domain::{FollowUpStatus, MAX_YEAR, MIN_YEAR, Scope, status_warnings};
-use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::error::{ApiError, ApiResult, FieldError, NUL_MESSAGE, Problem};
 
 /// Most items in one batch or rows in one CSV file.
 pub const MAX_ITEMS: usize = 10_000;
@@ -203,6 +204,9 @@ async fn validate(
         }
         match &c.comment {
             Err(message) => errors.push(c.at.error("comment", message)),
+            Ok(Some(comment)) if comment.contains('\0') => {
+                errors.push(c.at.error("comment", NUL_MESSAGE));
+            }
             Ok(Some(comment)) if comment.chars().count() > MAX_COMMENT => {
                 errors.push(c.at.error(
                     "comment",
@@ -478,7 +482,7 @@ impl BatchResult {
     tag = "follow-ups",
     params(
         BatchQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 200 characters; makes a retry return the first answer instead of applying again"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Up to 200 characters; makes a retry return the first answer instead of applying again"),
     ),
     request_body = BatchRequest,
     responses(
@@ -499,7 +503,7 @@ pub async fn post_follow_up_batch(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<BatchQuery>,
-    body: web::Json<BatchRequest>,
+    body: JsonObject<BatchRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::FollowUpsWrite)?;
     let dry_run = query.dry_run.unwrap_or(false);
@@ -533,7 +537,7 @@ pub async fn post_follow_up_batch(
     tag = "follow-ups",
     params(
         BatchQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 200 characters; makes a retry return the first answer instead of applying again"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]+$", description = "Up to 200 characters; makes a retry return the first answer instead of applying again"),
     ),
     request_body(
         content = String, content_type = "text/csv",

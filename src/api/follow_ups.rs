@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, if_match, ok_with_etag, version_etag};
 use crate::AppState;
@@ -344,7 +345,7 @@ pub async fn get_follow_up(
     tag = "follow-ups",
     params(
         FollowUpPath,
-        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the follow-up this change is based on"),
     ),
     request_body = PutFollowUp,
     responses(
@@ -365,7 +366,7 @@ pub async fn put_follow_up(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<FollowUpPath>,
-    body: web::Json<PutFollowUp>,
+    body: JsonObject<PutFollowUp>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::FollowUpsWrite)?;
     let expected = if_match(&req)?;
@@ -409,7 +410,7 @@ pub async fn put_follow_up(
     tag = "follow-ups",
     params(
         FollowUpPath,
-        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up to delete"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the follow-up to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
@@ -342,7 +343,7 @@ fn build_tree(rows: Vec<GoalRow>) -> Vec<GoalNode> {
 pub async fn create_goal(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<CreateGoal>,
+    body: JsonObject<CreateGoal>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let body = body.into_inner();
@@ -404,7 +405,7 @@ pub async fn get_goal(
     tag = "goals",
     params(
         ("id" = Uuid, Path, description = "Goal id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateGoal,
     responses(
@@ -425,7 +426,7 @@ pub async fn update_goal(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateGoal>,
+    body: JsonObject<UpdateGoal>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;
@@ -457,7 +458,7 @@ pub async fn update_goal(
     tag = "goals",
     params(
         ("id" = Uuid, Path, description = "Goal id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod actors;
+pub mod body;
 pub mod changes;
 pub mod clients;
 pub mod collaborations;
@@ -20,7 +21,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// A page of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,18 +59,24 @@ fn expected_version(headers: &HeaderMap) -> ApiResult<Option<i32>> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest("If-Match is not valid ASCII".into()))?
-        .trim();
+    // Whatever the header holds, the write goes ahead only when it names the row's current
+    // ETag: anything else, malformed or weak or not ours, is a precondition that fails (412).
+    const NO_ROW: i32 = -1;
+    let Ok(value) = value.to_str().map(str::trim) else {
+        return Ok(Some(NO_ROW));
+    };
     if value == "*" {
         return Ok(None);
     }
-    let version = value
-        .strip_prefix("\"v")
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|digits| digits.parse::<i32>().ok());
-    Ok(Some(version.unwrap_or(-1)))
+    // RFC 9110 §13.1.1: a comma-separated list of entity tags, compared strongly; of several
+    // tags of ours the last is compared.
+    let version = value.rsplit(',').find_map(|tag| {
+        tag.trim()
+            .strip_prefix("\"v")
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|digits| digits.parse::<i32>().ok())
+    });
+    Ok(Some(version.unwrap_or(NO_ROW)))
 }
 
 /// 200 with the body and its ETag.

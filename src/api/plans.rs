@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::{ListResponse, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
@@ -115,7 +116,7 @@ pub struct CreatePlan {
     #[schema(minimum = 1900, maximum = 2100)]
     pub last_year: i32,
     pub parent_id: Option<Uuid>,
-    #[schema(max_length = 100)]
+    #[schema(min_length = 1, max_length = 100)]
     pub reference: Option<String>,
     pub adopted_on: Option<NaiveDate>,
     #[schema(max_length = 20000)]
@@ -139,7 +140,7 @@ pub struct UpdatePlan {
     #[schema(value_type = Option<Uuid>)]
     pub parent_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, max_length = 100)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
     pub reference: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
@@ -256,7 +257,7 @@ pub async fn list_plans(
 pub async fn create_plan(
     auth: Auth,
     state: web::Data<AppState>,
-    body: web::Json<CreatePlan>,
+    body: JsonObject<CreatePlan>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let body = body.into_inner();
@@ -321,7 +322,7 @@ pub async fn get_plan(
     tag = "plans",
     params(
         ("id" = Uuid, Path, description = "Plan id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdatePlan,
     responses(
@@ -341,7 +342,7 @@ pub async fn update_plan(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<UpdatePlan>,
+    body: JsonObject<UpdatePlan>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;
@@ -377,7 +378,7 @@ pub async fn update_plan(
     tag = "plans",
     params(
         ("id" = Uuid, Path, description = "Plan id"),
-        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -195,9 +195,10 @@ pub struct FollowUpSummary {
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
     /// The plan; a culture plan includes its implementation plans' activities.
+    #[param(required = true)]
     pub plan_id: Option<Uuid>,
     /// The follow-up year.
-    #[param(minimum = 1900, maximum = 2100, example = 2024)]
+    #[param(required = true, minimum = 1900, maximum = 2100, example = 2024)]
     pub year: Option<i32>,
     /// Add the plan's counts per responsible actor or per municipality.
     #[param(inline)]
@@ -230,6 +231,7 @@ pub struct FollowUpTrend {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TrendQuery {
+    #[param(required = true)]
     pub plan_id: Option<Uuid>,
     /// First year (default: the plan's first year).
     #[param(minimum = 1900, maximum = 2100, example = 2024)]
@@ -266,11 +268,12 @@ pub struct MissingFollowUps {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MissingQuery {
+    #[param(required = true)]
     pub plan_id: Option<Uuid>,
     /// The follow-up year: activities running that year (from the start year through the end
     /// year; a recurring activity without an end year goes on, a one-off one runs in its start
     /// year) without a follow-up for it.
-    #[param(minimum = 1900, maximum = 2100, example = 2024)]
+    #[param(required = true, minimum = 1900, maximum = 2100, example = 2024)]
     pub year: Option<i32>,
     /// `csv` for CSV (as `Accept: text/csv`).
     #[param(inline)]
@@ -327,6 +330,7 @@ pub struct CollaborationMatrix {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MatrixQuery {
+    #[param(required = true)]
     pub plan_id: Option<Uuid>,
     /// Count only this role (default: any role).
     pub role: Option<Role>,

@@ -29,6 +29,7 @@ const GRANT_TYPE: &str = "client_credentials";
 }))]
 pub struct TokenRequest {
     /// Always `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
     pub grant_type: String,
     /// Space-separated scopes, narrowing the client's own; all of the client's scopes when absent.
     pub scope: Option<String>,
@@ -161,7 +162,11 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, Refu
     }
 }
 
-/// The request's parameters; a repeated one is an error (RFC 6749 §3.2), an empty one is absent.
+/// The parameters of the grant; others are ignored (RFC 6749 §3.1).
+const PARAMETERS: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+
+/// The request's parameters of the grant; a repeated one is an error (RFC 6749 §3.2), an empty
+/// one is absent, an unknown one is ignored.
 fn parameters(body: &[u8]) -> Result<BTreeMap<String, String>, Refusal> {
     let pairs: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
         Ok(pairs) => pairs,
@@ -174,7 +179,7 @@ fn parameters(body: &[u8]) -> Result<BTreeMap<String, String>, Refusal> {
     };
     let mut map = BTreeMap::new();
     for (name, value) in pairs {
-        if value.is_empty() {
+        if value.is_empty() || !PARAMETERS.contains(&name.as_str()) {
             continue;
         }
         if map.insert(name.clone(), value).is_some() {

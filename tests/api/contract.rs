@@ -1,0 +1,293 @@
+//! The answers the contract fuzzing (tools/fuzz_api.py) holds the service to, each pinned by a
+//! test of its own: the document spells what the service reads, every method of a known path
+//! is answered, and input the database cannot take is refused naming the field.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, fields, json_ok, problem};
+use kulturplan::domain::{
+    ActorKind, FollowUpStatus, GoalKind, PlanKind, PlanStatus, Recurrence, Role, StartTerm,
+};
+
+fn document() -> Value {
+    serde_json::to_value(kulturplan::openapi::document()).expect("the document is JSON")
+}
+
+#[test]
+fn every_enum_of_the_document_is_spelled_as_the_service_reads_it() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let wire: [(&str, Vec<&str>); 8] = [
+        (
+            "PlanKind",
+            PlanKind::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        (
+            "PlanStatus",
+            PlanStatus::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        (
+            "GoalKind",
+            GoalKind::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        (
+            "StartTerm",
+            StartTerm::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        (
+            "Recurrence",
+            Recurrence::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        (
+            "ActorKind",
+            ActorKind::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+        ("Role", Role::ALL.iter().map(|v| v.as_str()).collect()),
+        (
+            "FollowUpStatus",
+            FollowUpStatus::ALL.iter().map(|v| v.as_str()).collect(),
+        ),
+    ];
+    for (name, values) in wire {
+        let documented: Vec<&str> = schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum in the document"))
+            .iter()
+            .map(|v| v.as_str().expect("a string"))
+            .collect();
+        assert_eq!(documented, values, "{name}");
+    }
+}
+
+#[test]
+fn every_body_documents_its_limit_and_media_type_and_reports_require_their_plan() {
+    let doc = document();
+    let mut bodies = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            if op.get("requestBody").is_some() {
+                bodies += 1;
+                for status in ["413", "415"] {
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+            }
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                assert_ne!(
+                    parameter["schema"]["type"],
+                    json!(["string", "null"]),
+                    "{method} {path}: parameter {} may be null",
+                    parameter["name"]
+                );
+            }
+        }
+    }
+    assert!(bodies >= 12, "only {bodies} operations take a body");
+    for report in [
+        "follow-up-summary",
+        "follow-up-trend",
+        "missing-follow-ups",
+        "collaboration-matrix",
+    ] {
+        let params = doc["paths"][format!("/api/v1/reports/{report}")]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let plan = params
+            .iter()
+            .find(|p| p["name"] == "plan_id")
+            .unwrap_or_else(|| panic!("{report} has no plan_id"));
+        assert_eq!(plan["required"], true, "{report}: plan_id");
+    }
+}
+
+#[tokio::test]
+async fn a_known_path_asked_with_another_method_is_405_naming_the_methods() {
+    let app = TestApp::spawn().await;
+    let (plan_id, _, _) = app.plan_goal_activity().await;
+    let response = app
+        .req(Method::TRACE, "/api/v1/plans")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let p = problem(Ok(response), StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(p["type"], "/problems/method-not-allowed");
+    let response = app
+        .req(Method::PUT, &format!("/api/v1/plans/{plan_id}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.headers()["allow"], "GET, DELETE, PATCH");
+    problem(Ok(response), StatusCode::METHOD_NOT_ALLOWED).await;
+    // Without an id the path is another one; a path the API does not have is not found.
+    problem(
+        app.req(Method::PUT, "/api/v1/plans/").send().await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        app.get("/api/v1/programmes").send().await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_read_as_an_object_body() {
+    let app = TestApp::spawn().await;
+    let (plan_id, _, _) = app.plan_goal_activity().await;
+    let p = problem(
+        app.req(Method::PATCH, &format!("/api/v1/plans/{plan_id}"))
+            .header("content-type", "application/json")
+            .body(r#"["Kulturplan", "culture_plan"]"#)
+            .send()
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["body"]);
+    let plan = json_ok(
+        app.get(&format!("/api/v1/plans/{plan_id}")).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(plan["title"], "Genomförandeplan 2025");
+    assert_eq!(plan["version"], 1);
+}
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let (_, _, activity_id) = app.plan_goal_activity().await;
+    let actors = app.count("actors").await;
+    let p = problem(
+        app.post(
+            "/api/v1/actors",
+            &json!({"name": "Kultur\u{0}huset", "kind": "institution"}),
+        )
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["name"]);
+    assert!(p["detail"].as_str().expect("detail").contains("NUL"));
+    assert_eq!(app.count("actors").await, actors);
+
+    let p = problem(
+        app.put(
+            &format!("/api/v1/activities/{activity_id}/follow-ups/2025"),
+            &json!({"status": "ongoing", "comment": "på\u{0}går"}),
+        )
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(fields(&p), ["comment"]);
+    let p = problem(
+        app.post(
+            "/api/v1/follow-ups/batch",
+            &json!({"items": [{"activity_id": activity_id, "year": 2025, "status": "ongoing", "comment": "\u{0}"}]}),
+        )
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["index"], 0);
+    assert_eq!(p["errors"][0]["field"], "comment");
+    assert_eq!(app.count("follow_ups").await, 0);
+}
+
+#[tokio::test]
+async fn municipality_codes_in_filters_are_four_digits() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/api/v1/activities?municipality_code=null",
+        "/api/v1/actors?municipality_code=188",
+        "/api/v1/municipalities/18800/collaborations",
+    ] {
+        let p = problem(app.get(path).send().await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            p["errors"][0]["message"]
+                .as_str()
+                .expect("message")
+                .contains("four digits"),
+            "{path}: {p}"
+        );
+    }
+    json_ok(
+        app.get("/api/v1/activities?municipality_code=1880")
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_if_match_matches_no_version_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let (plan_id, _, _) = app.plan_goal_activity().await;
+    for tag in ["", "null", "v1", "W/\"v1\"", "\"v1"] {
+        problem(
+            app.patch(
+                &format!("/api/v1/plans/{plan_id}"),
+                &json!({"title": "Ny titel"}),
+            )
+            .header("if-match", tag)
+            .send()
+            .await,
+            StatusCode::PRECONDITION_FAILED,
+        )
+        .await;
+    }
+    // A list naming the current tag matches.
+    let plan = json_ok(
+        app.patch(
+            &format!("/api/v1/plans/{plan_id}"),
+            &json!({"title": "Ny titel"}),
+        )
+        .header("if-match", "\"v7\", \"v1\"")
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(plan["version"], 2);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_ignores_parameters_it_does_not_know_even_repeated() {
+    let app = TestApp::spawn().await;
+    let (client_id, secret) = app.create_client(&["read"], None).await;
+    let response = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+            ("audience", "a"),
+            ("audience", "b"),
+        ])
+        .await;
+    let token = json_ok(Ok(response), StatusCode::OK).await;
+    assert_eq!(token["scope"], "read");
+    // A parameter of the grant given twice is still refused (RFC 6749 §3.2).
+    let response = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+            ("scope", "read"),
+            ("scope", "read"),
+        ])
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+}
