@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test fuzz db build openapi check-seeds bench bench-batch bench-reports
+.PHONY: run test fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -52,3 +52,7 @@ bench-batch: db
 ## bench-reports: the report benchmark (follow-up summary, collaboration matrix; wrk beside pgbench)
 bench-reports: db
 	bench/reports.sh
+
+## bench-load: mixed load with a PostgreSQL restart in the middle, on a private cluster (BENCHMARKS.md)
+bench-load:
+	bench/load.sh
