@@ -80,6 +80,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
     #[error("the database is not available")]
@@ -140,6 +142,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type")
             }
+            ApiError::HeadersTooLarge(_) => (
+                "headers-too-large",
+                "The request's header fields are too large",
+            ),
             ApiError::Validation(_) => ("validation", "The request is not valid"),
             ApiError::Unavailable => ("unavailable", "Service temporarily unavailable"),
             ApiError::OutcomeUnknown => ("outcome-unknown", "Outcome of the write unknown"),
@@ -186,6 +192,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable | ApiError::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

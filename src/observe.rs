@@ -17,6 +17,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest query string accepted; longer ones are refused before routing.
 pub const MAX_QUERY: usize = 4096;
+/// Most bytes of header names and values accepted. The HTTP layer refuses a head of more than 96
+/// fields, but a few huge ones it takes as they come.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The id of the request, for handlers that want to log it.
 #[derive(Clone, Debug)]
@@ -44,9 +47,23 @@ pub async fn middleware(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty);
 
-    let oversized = req.query_string().len() > MAX_QUERY;
-    let mut response = if oversized {
-        let error = ApiError::BadRequest(format!("the query string exceeds {MAX_QUERY} bytes"));
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let refused = if req.query_string().len() > MAX_QUERY {
+        Some(ApiError::BadRequest(format!(
+            "the query string exceeds {MAX_QUERY} bytes"
+        )))
+    } else if header_bytes > MAX_HEADER_BYTES {
+        Some(ApiError::HeadersTooLarge(format!(
+            "the header fields exceed {MAX_HEADER_BYTES} bytes"
+        )))
+    } else {
+        None
+    };
+    let mut response = if let Some(error) = refused {
         req.into_response(error.error_response())
             .map_into_right_body()
     } else {

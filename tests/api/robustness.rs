@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{TestApp, json_ok, problem};
 
@@ -96,6 +97,33 @@ async fn oversized_query_strings_and_bodies_are_refused() {
         .unwrap();
     assert!(response.status().is_client_error(), "{}", response.status());
     assert_eq!(app.count("plans").await, 0);
+    // Header fields of more than 16 KiB are refused before any handler runs.
+    let response = app
+        .get("/api/v1/plans")
+        .header("x-padding", "x".repeat(17 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    // So is a head of more headers than the server parses, written by hand (the HTTP client
+    // would send them, but the point is what the server answers on the wire).
+    let headers: String = (0..500)
+        .map(|i| format!("x-h{i}: 0123456789\r\n"))
+        .collect();
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(format!("GET /health/live HTTP/1.1\r\nHost: x\r\n{headers}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
 #[tokio::test]
