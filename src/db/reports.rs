@@ -21,15 +21,23 @@ use crate::error::{ApiError, ApiResult};
 /// Guards the recursive walks against a cycle someone wrote around the API.
 const MAX_DEPTH: i32 = 50;
 
-/// `plan_tree` (the plan and every plan below it, with its depth) and `acts` (the activities
-/// in scope), for the front of a `WITH RECURSIVE`.
-fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
+/// `plan_tree`: the plan and every plan below it, with its depth.
+fn plan_tree(sql: &mut Sql, plan_id: Uuid) -> String {
     let p = sql.bind(Value::Uuid(plan_id));
     format!(
         "plan_tree(id, depth) AS ( \
              SELECT id, 0 FROM plans WHERE id = {p} \
              UNION ALL SELECT c.id, t.depth + 1 FROM plans c JOIN plan_tree t ON c.parent_id = t.id \
-             WHERE t.depth < {MAX_DEPTH}), \
+             WHERE t.depth < {MAX_DEPTH})"
+    )
+}
+
+/// `plan_tree` and `acts` (the activities in scope: those of the plans in the tree, and those
+/// of other plans the tree's plans carry on), for the front of a `WITH RECURSIVE`.
+fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
+    let tree = plan_tree(sql, plan_id);
+    format!(
+        "{tree}, \
          acts AS ( \
              SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
              WHERE a.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
@@ -38,6 +46,23 @@ fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
              WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
                             WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
                AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
+    )
+}
+
+/// `plan_tree` and `facts`: the `activity_facets` (top-level goal, municipalities) of the same
+/// activities as `acts`.
+fn facet_scope(sql: &mut Sql, plan_id: Uuid) -> String {
+    let tree = plan_tree(sql, plan_id);
+    format!(
+        "{tree}, \
+         facts AS ( \
+             SELECT f.activity_id, f.top_goal_id, f.municipalities FROM activity_facets f \
+             WHERE f.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             UNION ALL \
+             SELECT f.activity_id, f.top_goal_id, f.municipalities FROM activity_facets f \
+             WHERE f.activity_id IN (SELECT pa.activity_id FROM plan_activities pa \
+                                     WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND f.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
     )
 }
 
@@ -390,27 +415,25 @@ pub struct MatrixCountRow {
     pub participations: i64,
 }
 
-/// `top`: every primary goal of an activity in scope with the top-level goal above it.
+/// `top`: every goal with the top-level goal above it (itself for a top-level goal), walked
+/// down from the roots: a hundred goals a plan, so cheaper than walking up from each activity.
 fn top_goals() -> String {
     format!(
-        "up(goal_id, id, parent_id, depth) AS ( \
-             SELECT g.id, g.id, g.parent_id, 0 FROM goals g \
-             WHERE g.id IN (SELECT DISTINCT goal_id FROM acts) \
-             UNION ALL SELECT u.goal_id, g.id, g.parent_id, u.depth + 1 FROM up u \
-             JOIN goals g ON g.id = u.parent_id WHERE u.depth < {MAX_DEPTH}), \
-         top AS (SELECT goal_id, id AS top_id FROM up WHERE parent_id IS NULL)"
+        "top(goal_id, top_id, depth) AS ( \
+             SELECT id, id, 0 FROM goals WHERE parent_id IS NULL \
+             UNION ALL SELECT g.id, t.top_id, t.depth + 1 FROM goals g \
+             JOIN top t ON g.parent_id = t.goal_id WHERE t.depth < {MAX_DEPTH})"
     )
 }
 
 /// The matrix's columns: the top-level goals of the activities in scope, plans in tree order.
 pub fn matrix_goals_sql(plan_id: Uuid) -> Sql {
     let mut sql = Sql::new("");
-    let scope = scope(&mut sql, plan_id);
-    let top = top_goals();
+    let scope = facet_scope(&mut sql, plan_id);
     sql.push(&format!(
-        "WITH RECURSIVE {scope}, {top} \
-         SELECT g.id AS goal_id, g.plan_id, g.code, g.title::text AS title, count(a.id) AS activities \
-         FROM top t JOIN acts a ON a.goal_id = t.goal_id JOIN goals g ON g.id = t.top_id \
+        "WITH RECURSIVE {scope} \
+         SELECT g.id AS goal_id, g.plan_id, g.code, g.title::text AS title, count(*) AS activities \
+         FROM facts f JOIN goals g ON g.id = f.top_goal_id \
          JOIN plans p ON p.id = g.plan_id LEFT JOIN plan_tree pt ON pt.id = g.plan_id \
          GROUP BY g.id, p.id, pt.depth \
          ORDER BY coalesce(pt.depth, 99), p.first_year, p.id, g.position, g.id"
@@ -429,31 +452,48 @@ pub async fn matrix_goals(
 }
 
 /// Municipalities × top-level goals: distinct activities per cell, with row, column and grand
-/// totals from one aggregate (`GROUPING SETS`). Cells without activities are not returned.
+/// totals. Cells without activities are not returned.
 pub fn matrix_counts_sql(plan_id: Uuid, role: Option<Role>) -> Sql {
     let mut sql = Sql::new("");
+    let Some(role) = role else {
+        // Any role: each activity's facets hold its top-level goal and its municipalities, each
+        // once, so one pass over the plan's activities gives every count. Cells and row totals
+        // come from one grouping (an activity lies under one top-level goal, so a municipality's
+        // activities are its cells' sum); column and grand totals count activities, which
+        // several municipalities share.
+        let scope = facet_scope(&mut sql, plan_id);
+        sql.push(&format!(
+            "WITH RECURSIVE {scope} \
+             SELECT m AS actor_id, f.top_goal_id AS goal_id, \
+                    GROUPING(m, f.top_goal_id) AS grouping, \
+                    count(*) AS activities, count(*) AS participations \
+             FROM facts f, unnest(f.municipalities) m \
+             GROUP BY GROUPING SETS ((m, f.top_goal_id), (m)) \
+             UNION ALL \
+             SELECT NULL, top_goal_id, 2, count(*) FILTER (WHERE municipalities <> '{{}}'), \
+                    coalesce(sum(cardinality(municipalities)), 0)::bigint \
+             FROM facts GROUP BY top_goal_id \
+             UNION ALL \
+             SELECT NULL, NULL, 3, count(*) FILTER (WHERE municipalities <> '{{}}'), \
+                    coalesce(sum(cardinality(municipalities)), 0)::bigint \
+             FROM facts"
+        ));
+        return sql;
+    };
+    // One role: the facets do not tell roles apart, so the municipalities' links with that role
+    // (an index range per municipality) meet the plan's activities and the goals' top-level
+    // goals in hash joins; `part` is each (municipality, activity) once.
     let scope = scope(&mut sql, plan_id);
     let top = top_goals();
-    let role = match role {
-        Some(role) => {
-            let r = sql.bind(Value::Text(role.as_str().to_owned()));
-            format!(" AND aa.role = {r}")
-        }
-        None => String::new(),
-    };
-    // The municipalities' links are read by actor (an index range each) and joined to the
-    // plan's activities in one hash join; `part` is each (municipality, activity) once. Cells
-    // and row totals come from one grouping (an activity lies under one top-level goal, so a
-    // municipality's activities are its cells' sum); column and grand totals count activities,
-    // which several municipalities share.
+    let r = sql.bind(Value::Text(role.as_str().to_owned()));
     sql.push(&format!(
         "WITH RECURSIVE {scope}, {top}, \
-         links AS MATERIALIZED ( \
-             SELECT aa.activity_id, aa.actor_id FROM activity_actors aa \
-             WHERE aa.actor_id = ANY(ARRAY(SELECT id FROM actors WHERE kind = 'municipality')){role}), \
          part AS MATERIALIZED ( \
-             SELECT l.actor_id, a.id AS activity_id, t.top_id \
-             FROM links l JOIN acts a ON a.id = l.activity_id JOIN top t ON t.goal_id = a.goal_id \
+             SELECT aa.actor_id, a.id AS activity_id, t.top_id \
+             FROM acts a JOIN activity_actors aa ON aa.activity_id = a.id \
+             JOIN top t ON t.goal_id = a.goal_id \
+             WHERE aa.actor_id = ANY(ARRAY(SELECT id FROM actors WHERE kind = 'municipality')) \
+               AND aa.role = {r} \
              GROUP BY 1, 2, 3), \
          per_activity AS MATERIALIZED ( \
              SELECT activity_id, top_id, count(*) AS n FROM part GROUP BY 1, 2) \

@@ -978,3 +978,255 @@ async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
         "running 2020–2023, not reported for 2023"
     );
 }
+
+/// `activity_facets` as it stands, and as computed afresh from activities, goals and links:
+/// `activity|plan|top goal|municipalities` lines in activity order.
+async fn facets_and_fresh(app: &TestApp) -> (String, String) {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    let mut conn = app.db().await;
+    let kept = diesel::sql_query(
+        "SELECT coalesce(string_agg(activity_id || '|' || plan_id || '|' || top_goal_id || '|' \
+         || municipalities::text, E'\\n' ORDER BY activity_id), '') AS v FROM activity_facets",
+    )
+    .get_result::<Text>(&mut conn)
+    .await
+    .expect("facets");
+    let fresh = diesel::sql_query(
+        "WITH RECURSIVE down(id, top) AS ( \
+             SELECT id, id FROM goals WHERE parent_id IS NULL \
+             UNION ALL SELECT g.id, d.top FROM goals g JOIN down d ON g.parent_id = d.id) \
+         SELECT coalesce(string_agg(a.id || '|' || a.plan_id || '|' || d.top || '|' || ( \
+             SELECT coalesce(array_agg(DISTINCT aa.actor_id ORDER BY aa.actor_id), '{}')::text \
+             FROM activity_actors aa JOIN actors m ON m.id = aa.actor_id \
+             WHERE aa.activity_id = a.id AND m.kind = 'municipality'), \
+             E'\\n' ORDER BY a.id), '') AS v \
+         FROM activities a JOIN down d ON d.id = a.goal_id",
+    )
+    .get_result::<Text>(&mut conn)
+    .await
+    .expect("fresh");
+    (kept.v, fresh.v)
+}
+
+async fn created(app: &TestApp, path: &str, body: Value) -> String {
+    let row = json_ok(app.post(path, &body).send().await, StatusCode::CREATED).await;
+    row["id"].as_str().expect("id").to_owned()
+}
+
+/// The matrix reads each activity's top-level goal and municipalities from `activity_facets`,
+/// which triggers keep; after every kind of edit that moves them, the table equals a fresh
+/// computation and the matrix counts what the edits made.
+#[tokio::test]
+async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_municipalities() {
+    let app = TestApp::spawn().await;
+    let plan = created(&app, "/api/v1/plans", json!({
+        "title": "Kulturplan 2028–2031", "kind": "culture_plan", "first_year": 2028, "last_year": 2031
+    })).await;
+    let goal = |code: &str, parent: Option<&str>| json!({"plan_id": plan, "kind": "objective", "code": code, "title": format!("Mål {code}"), "parent_id": parent});
+    let g1 = created(&app, "/api/v1/goals", goal("1", None)).await;
+    let g2 = created(&app, "/api/v1/goals", goal("2", None)).await;
+    let g1a = created(&app, "/api/v1/goals", goal("1.1", Some(&g1))).await;
+    let activity =
+        |goal: &str, title: &str| json!({"goal_id": goal, "title": title, "start_year": 2028});
+    let a = created(
+        &app,
+        "/api/v1/activities",
+        activity(&g1a, "Länsträff för arrangörer"),
+    )
+    .await;
+    let b = created(
+        &app,
+        "/api/v1/activities",
+        activity(&g2, "Dansturné i länet"),
+    )
+    .await;
+    let municipality = |name: &str, code: &str| json!({"name": name, "kind": "municipality", "municipality_code": code});
+    let m1 = created(
+        &app,
+        "/api/v1/actors",
+        municipality("Askersunds kommun", "1882"),
+    )
+    .await;
+    let m2 = created(
+        &app,
+        "/api/v1/actors",
+        municipality("Degerfors kommun", "1862"),
+    )
+    .await;
+    let house = created(
+        &app,
+        "/api/v1/actors",
+        json!({"name": "Kulturhuset", "kind": "institution"}),
+    )
+    .await;
+    let roles = |links: &[(&str, &str)]| {
+        Value::Array(
+            links
+                .iter()
+                .map(|(actor, role)| json!({"actor_id": actor, "role": role}))
+                .collect(),
+        )
+    };
+    let put_roles = |activity: String, links: Value| {
+        let app = &app;
+        async move {
+            json_ok(
+                app.put(&format!("/api/v1/activities/{activity}/actors"), &links)
+                    .send()
+                    .await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+    // The same municipality in two roles counts once.
+    put_roles(
+        a.clone(),
+        roles(&[
+            (&m1, "convener"),
+            (&m1, "participant"),
+            (&house, "participant"),
+        ]),
+    )
+    .await;
+    put_roles(b.clone(), roles(&[(&m2, "participant")])).await;
+    let matrix = || {
+        let app = &app;
+        let plan = plan.clone();
+        async move {
+            let m = json_ok(
+                app.get(&format!(
+                    "/api/v1/reports/collaboration-matrix?plan_id={plan}"
+                ))
+                .send()
+                .await,
+                StatusCode::OK,
+            )
+            .await;
+            let columns: Vec<String> = m["goals"]
+                .as_array()
+                .expect("goals")
+                .iter()
+                .map(|g| g["goal_id"].as_str().expect("goal_id").to_owned())
+                .collect();
+            let mut cells = BTreeMap::new();
+            for row in m["municipalities"].as_array().expect("rows") {
+                for (i, n) in row["counts"].as_array().expect("counts").iter().enumerate() {
+                    let n = n.as_i64().expect("count");
+                    if n > 0 {
+                        cells.insert(
+                            (
+                                row["actor_id"].as_str().expect("actor").to_owned(),
+                                columns[i].clone(),
+                            ),
+                            n,
+                        );
+                    }
+                }
+            }
+            (
+                cells,
+                m["total"].as_i64().expect("total"),
+                m["participations"].as_i64().expect("participations"),
+            )
+        }
+    };
+    let cell = |actor: &str, goal: &str, n: i64| ((actor.to_owned(), goal.to_owned()), n);
+    let (kept, fresh) = facets_and_fresh(&app).await;
+    assert_eq!(kept, fresh);
+    assert_eq!(
+        matrix().await,
+        (BTreeMap::from([cell(&m1, &g1, 1), cell(&m2, &g2, 1)]), 2, 2)
+    );
+
+    // Links replaced: b gains the first municipality.
+    put_roles(
+        b.clone(),
+        roles(&[(&m1, "participant"), (&m2, "participant")]),
+    )
+    .await;
+    let (kept, fresh) = facets_and_fresh(&app).await;
+    assert_eq!(kept, fresh);
+    assert_eq!(
+        matrix().await,
+        (
+            BTreeMap::from([cell(&m1, &g1, 1), cell(&m1, &g2, 1), cell(&m2, &g2, 1)]),
+            2,
+            3
+        )
+    );
+
+    // A goal moved under the other top-level goal takes its activities along.
+    json_ok(
+        app.patch(&format!("/api/v1/goals/{g1a}"), &json!({"parent_id": g2}))
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let (kept, fresh) = facets_and_fresh(&app).await;
+    assert_eq!(kept, fresh);
+    assert_eq!(
+        matrix().await,
+        (BTreeMap::from([cell(&m1, &g2, 2), cell(&m2, &g2, 1)]), 2, 3)
+    );
+
+    // An institution that becomes a municipality counts from then on.
+    json_ok(
+        app.patch(
+            &format!("/api/v1/actors/{house}"),
+            &json!({"kind": "municipality", "municipality_code": "1814"}),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    // An activity moved to another goal.
+    json_ok(
+        app.patch(&format!("/api/v1/activities/{a}"), &json!({"goal_id": g1}))
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let (kept, fresh) = facets_and_fresh(&app).await;
+    assert_eq!(kept, fresh);
+    assert_eq!(
+        matrix().await,
+        (
+            BTreeMap::from([
+                cell(&m1, &g1, 1),
+                cell(&house, &g1, 1),
+                cell(&m1, &g2, 1),
+                cell(&m2, &g2, 1)
+            ]),
+            2,
+            4
+        )
+    );
+
+    // A deleted activity leaves the matrix, and its facets with it.
+    let response = app
+        .delete(&format!("/api/v1/activities/{b}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (kept, fresh) = facets_and_fresh(&app).await;
+    assert_eq!(kept, fresh);
+    assert_eq!(app.count("activity_facets").await, 1);
+    assert_eq!(
+        matrix().await,
+        (
+            BTreeMap::from([cell(&m1, &g1, 1), cell(&house, &g1, 1)]),
+            1,
+            2
+        )
+    );
+}

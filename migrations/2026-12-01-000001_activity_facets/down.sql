@@ -1,0 +1,16 @@
+DROP TRIGGER actors_facets_update ON actors;
+DROP TRIGGER goals_facets_update ON goals;
+DROP TRIGGER activity_actors_facets_update ON activity_actors;
+DROP TRIGGER activity_actors_facets_delete ON activity_actors;
+DROP TRIGGER activity_actors_facets_insert ON activity_actors;
+DROP TRIGGER activities_facets_update ON activities;
+DROP TRIGGER activities_facets_insert ON activities;
+DROP FUNCTION facets_of_changed_actor();
+DROP FUNCTION facets_of_moved_goal();
+DROP FUNCTION facets_of_updated_link();
+DROP FUNCTION facets_of_changed_links();
+DROP FUNCTION facets_of_moved_activity();
+DROP FUNCTION facets_of_new_activity();
+DROP FUNCTION activity_municipalities(uuid);
+DROP FUNCTION goal_top(uuid);
+DROP TABLE activity_facets;
