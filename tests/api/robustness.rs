@@ -187,3 +187,92 @@ async fn concurrent_upserts_of_one_follow_up_never_lose_a_write() {
         history.last().unwrap()["after"]["comment"]
     );
 }
+
+/// The release path of a deployment: the real binary, stopped with SIGTERM while a request is
+/// half sent. It stops accepting at once, answers that request when its body is complete, and
+/// exits cleanly.
+#[tokio::test]
+async fn on_sigterm_the_service_stops_accepting_and_finishes_the_request_in_flight() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn().await;
+    let (_, _, activity) = app.plan_goal_activity().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let bin = env!("CARGO_BIN_EXE_kulturplan");
+    let env = [
+        ("DATABASE_URL", app.db_url.clone()),
+        ("BIND_ADDR", addr.clone()),
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let token = Command::new(bin)
+        .args(["token", "--scope", "follow_ups:write", "--subject", "drift"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let mut child = Command::new(bin)
+        .arg("serve")
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = Instant::now();
+    loop {
+        let answer = app
+            .http
+            .get(format!("http://{addr}/health/ready"))
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(ready.elapsed() < Duration::from_secs(20), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let body = r#"{"status": "ongoing", "comment": "Pågår enligt plan"}"#.as_bytes();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/activities/{activity}/follow-ups/2025 HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopping = Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "still accepting connections after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(stopping.elapsed() < Duration::from_secs(30));
+    assert_eq!(app.count("follow_ups").await, 1);
+}
