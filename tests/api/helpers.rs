@@ -266,6 +266,17 @@ impl TestApp {
             .n
     }
 
+    /// Asserts that the plan `plan_goal_activity` made is still as it was created.
+    pub async fn assert_plan_unchanged(&self, plan_id: &str) {
+        let plan = json_ok(
+            self.get(&format!("/api/v1/plans/{plan_id}")).send().await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(plan["title"], "Genomförandeplan 2025");
+        assert_eq!(plan["version"], 1);
+    }
+
     /// Creates a plan → goal → activity chain and returns their ids.
     pub async fn plan_goal_activity(&self) -> (String, String, String) {
         let plan = json_ok(self.post("/api/v1/plans", &serde_json::json!({

@@ -1013,6 +1013,10 @@ async fn facets_and_fresh(app: &TestApp) -> (String, String) {
     (kept.v, fresh.v)
 }
 
+async fn patched(app: &TestApp, path: &str, body: Value) {
+    json_ok(app.patch(path, &body).send().await, StatusCode::OK).await;
+}
+
 async fn created(app: &TestApp, path: &str, body: Value) -> String {
     let row = json_ok(app.post(path, &body).send().await, StatusCode::CREATED).await;
     row["id"].as_str().expect("id").to_owned()
@@ -1162,11 +1166,10 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
     );
 
     // A goal moved under the other top-level goal takes its activities along.
-    json_ok(
-        app.patch(&format!("/api/v1/goals/{g1a}"), &json!({"parent_id": g2}))
-            .send()
-            .await,
-        StatusCode::OK,
+    patched(
+        &app,
+        &format!("/api/v1/goals/{g1a}"),
+        json!({"parent_id": g2}),
     )
     .await;
     let (kept, fresh) = facets_and_fresh(&app).await;
@@ -1177,22 +1180,17 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
     );
 
     // An institution that becomes a municipality counts from then on.
-    json_ok(
-        app.patch(
-            &format!("/api/v1/actors/{house}"),
-            &json!({"kind": "municipality", "municipality_code": "1814"}),
-        )
-        .send()
-        .await,
-        StatusCode::OK,
+    patched(
+        &app,
+        &format!("/api/v1/actors/{house}"),
+        json!({"kind": "municipality", "municipality_code": "1814"}),
     )
     .await;
     // An activity moved to another goal.
-    json_ok(
-        app.patch(&format!("/api/v1/activities/{a}"), &json!({"goal_id": g1}))
-            .send()
-            .await,
-        StatusCode::OK,
+    patched(
+        &app,
+        &format!("/api/v1/activities/{a}"),
+        json!({"goal_id": g1}),
     )
     .await;
     let (kept, fresh) = facets_and_fresh(&app).await;
