@@ -9,6 +9,66 @@ CREATE TABLE activity_facets (
 );
 CREATE INDEX activity_facets_plan_id_idx ON activity_facets (plan_id);
 
+-- The matrix of each plan's own activities, kept from the facets: a plan's matrix is the sum of
+-- its plans' rows, whatever the number of activities. Cells: activities of the plan under the
+-- top-level goal that the municipality takes part in. Columns: activities under the goal, those
+-- with a municipality, and (municipality, activity) pairs.
+CREATE TABLE plan_matrix_cells (
+    plan_id     uuid NOT NULL,
+    top_goal_id uuid NOT NULL,
+    actor_id    uuid NOT NULL,
+    activities  integer NOT NULL,
+    PRIMARY KEY (plan_id, top_goal_id, actor_id)
+);
+CREATE TABLE plan_matrix_columns (
+    plan_id           uuid NOT NULL,
+    top_goal_id       uuid NOT NULL,
+    activities        integer NOT NULL,
+    with_municipality integer NOT NULL,
+    participations    integer NOT NULL,
+    PRIMARY KEY (plan_id, top_goal_id)
+);
+
+-- Adds (`sign` 1) or takes away (-1) one activity's facets from its plan's matrix. A plan's
+-- matrix rows are shared by all its writers, so they are taken only after the data-version row,
+-- which every writing transaction holds from its first change to its commit: writers meet there
+-- first and cannot deadlock here. The `log_change` triggers usually hold it already (they fire
+-- before the `*_matrix_*` triggers by name); a cascade from a deleted activity can come first.
+CREATE FUNCTION count_in_matrix(plan uuid, top uuid, municipalities uuid[], sign integer)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO plan_matrix_columns AS c
+        (plan_id, top_goal_id, activities, with_municipality, participations)
+    VALUES (plan, top, sign, CASE WHEN cardinality(municipalities) > 0 THEN sign ELSE 0 END,
+            sign * cardinality(municipalities))
+    ON CONFLICT (plan_id, top_goal_id) DO UPDATE SET
+        activities = c.activities + excluded.activities,
+        with_municipality = c.with_municipality + excluded.with_municipality,
+        participations = c.participations + excluded.participations;
+    INSERT INTO plan_matrix_cells AS c (plan_id, top_goal_id, actor_id, activities)
+    SELECT plan, top, m, sign FROM unnest(municipalities) m ORDER BY m
+    ON CONFLICT (plan_id, top_goal_id, actor_id) DO UPDATE SET activities = c.activities + excluded.activities;
+    DELETE FROM plan_matrix_cells WHERE sign < 0 AND plan_id = plan AND top_goal_id = top AND activities = 0;
+    DELETE FROM plan_matrix_columns WHERE sign < 0 AND plan_id = plan AND top_goal_id = top AND activities = 0;
+$$;
+
+CREATE FUNCTION count_facets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM data_version FOR NO KEY UPDATE;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM count_in_matrix(OLD.plan_id, OLD.top_goal_id, OLD.municipalities, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM count_in_matrix(NEW.plan_id, NEW.top_goal_id, NEW.municipalities, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER activity_facets_count_insert AFTER INSERT ON activity_facets
+    FOR EACH ROW EXECUTE FUNCTION count_facets();
+CREATE TRIGGER activity_facets_count_update AFTER UPDATE ON activity_facets
+    FOR EACH ROW WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION count_facets();
+CREATE TRIGGER activity_facets_count_delete AFTER DELETE ON activity_facets
+    FOR EACH ROW EXECUTE FUNCTION count_facets();
+
 -- The top-level goal above a goal (the goal itself at the top).
 CREATE FUNCTION goal_top(goal uuid) RETURNS uuid LANGUAGE sql STABLE AS $$
     WITH RECURSIVE up(id, parent_id, depth) AS (
@@ -32,7 +92,7 @@ BEGIN
     VALUES (NEW.id, NEW.plan_id, goal_top(NEW.goal_id));
     RETURN NULL;
 END $$;
-CREATE TRIGGER activities_facets_insert AFTER INSERT ON activities
+CREATE TRIGGER activities_matrix_insert AFTER INSERT ON activities
     FOR EACH ROW EXECUTE FUNCTION facets_of_new_activity();
 
 CREATE FUNCTION facets_of_moved_activity() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -41,7 +101,7 @@ BEGIN
     WHERE activity_id = NEW.id;
     RETURN NULL;
 END $$;
-CREATE TRIGGER activities_facets_update AFTER UPDATE OF plan_id, goal_id ON activities
+CREATE TRIGGER activities_matrix_update AFTER UPDATE OF plan_id, goal_id ON activities
     FOR EACH ROW WHEN (OLD.plan_id IS DISTINCT FROM NEW.plan_id OR OLD.goal_id IS DISTINCT FROM NEW.goal_id)
     EXECUTE FUNCTION facets_of_moved_activity();
 
@@ -53,10 +113,10 @@ BEGIN
     WHERE f.activity_id IN (SELECT DISTINCT activity_id FROM changed_links);
     RETURN NULL;
 END $$;
-CREATE TRIGGER activity_actors_facets_insert AFTER INSERT ON activity_actors
+CREATE TRIGGER activity_actors_matrix_insert AFTER INSERT ON activity_actors
     REFERENCING NEW TABLE AS changed_links
     FOR EACH STATEMENT EXECUTE FUNCTION facets_of_changed_links();
-CREATE TRIGGER activity_actors_facets_delete AFTER DELETE ON activity_actors
+CREATE TRIGGER activity_actors_matrix_delete AFTER DELETE ON activity_actors
     REFERENCING OLD TABLE AS changed_links
     FOR EACH STATEMENT EXECUTE FUNCTION facets_of_changed_links();
 
@@ -66,7 +126,7 @@ BEGIN
     WHERE f.activity_id IN (OLD.activity_id, NEW.activity_id);
     RETURN NULL;
 END $$;
-CREATE TRIGGER activity_actors_facets_update AFTER UPDATE OF activity_id, actor_id ON activity_actors
+CREATE TRIGGER activity_actors_matrix_update AFTER UPDATE OF activity_id, actor_id ON activity_actors
     FOR EACH ROW EXECUTE FUNCTION facets_of_updated_link();
 
 -- A goal moved in its tree moves the top-level goal of the activities below it: those of its
@@ -84,7 +144,7 @@ BEGIN
       AND f.top_goal_id IS DISTINCT FROM t.top_id;
     RETURN NULL;
 END $$;
-CREATE TRIGGER goals_facets_update AFTER UPDATE OF parent_id, plan_id ON goals
+CREATE TRIGGER goals_matrix_update AFTER UPDATE OF parent_id, plan_id ON goals
     FOR EACH ROW WHEN (OLD.parent_id IS DISTINCT FROM NEW.parent_id OR OLD.plan_id IS DISTINCT FROM NEW.plan_id)
     EXECUTE FUNCTION facets_of_moved_goal();
 
@@ -95,7 +155,7 @@ BEGIN
     WHERE f.activity_id IN (SELECT activity_id FROM activity_actors WHERE actor_id = NEW.id);
     RETURN NULL;
 END $$;
-CREATE TRIGGER actors_facets_update AFTER UPDATE OF kind ON actors
+CREATE TRIGGER actors_matrix_update AFTER UPDATE OF kind ON actors
     FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
     EXECUTE FUNCTION facets_of_changed_actor();
 

@@ -49,23 +49,6 @@ fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
     )
 }
 
-/// `plan_tree` and `facts`: the `activity_facets` (top-level goal, municipalities) of the same
-/// activities as `acts`.
-fn facet_scope(sql: &mut Sql, plan_id: Uuid) -> String {
-    let tree = plan_tree(sql, plan_id);
-    format!(
-        "{tree}, \
-         facts AS ( \
-             SELECT f.activity_id, f.top_goal_id, f.municipalities FROM activity_facets f \
-             WHERE f.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
-             UNION ALL \
-             SELECT f.activity_id, f.top_goal_id, f.municipalities FROM activity_facets f \
-             WHERE f.activity_id IN (SELECT pa.activity_id FROM plan_activities pa \
-                                     WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
-               AND f.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
-    )
-}
-
 /// `judged`: each activity in scope with its status bucket for the year `year` (an SQL
 /// expression) and whether its follow-up is flagged. Buckets: the reported status; `no_status`
 /// for a note without a colour; without a follow-up `planned_derived` when the activity starts
@@ -426,16 +409,41 @@ fn top_goals() -> String {
     )
 }
 
+/// `plan_tree`, `linked` (the facets of activities of other plans that the tree's plans carry
+/// on) and `columns`: per top-level goal, the activities under it, those with a municipality and
+/// the (municipality, activity) pairs, summed over the tree's plans' kept matrices.
+fn matrix_scope(sql: &mut Sql, plan_id: Uuid) -> String {
+    let tree = plan_tree(sql, plan_id);
+    format!(
+        "{tree}, \
+         linked AS ( \
+             SELECT f.top_goal_id, f.municipalities FROM activity_facets f \
+             WHERE f.activity_id IN (SELECT pa.activity_id FROM plan_activities pa \
+                                     WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND f.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
+         columns AS ( \
+             SELECT top_goal_id, sum(activities)::bigint AS activities, \
+                    sum(with_municipality)::bigint AS with_municipality, \
+                    sum(participations)::bigint AS participations \
+             FROM ( \
+                 SELECT top_goal_id, activities, with_municipality, participations \
+                 FROM plan_matrix_columns WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+                 UNION ALL \
+                 SELECT top_goal_id, 1, (cardinality(municipalities) > 0)::int, \
+                        cardinality(municipalities) FROM linked) c \
+             GROUP BY top_goal_id HAVING sum(activities) > 0)"
+    )
+}
+
 /// The matrix's columns: the top-level goals of the activities in scope, plans in tree order.
 pub fn matrix_goals_sql(plan_id: Uuid) -> Sql {
     let mut sql = Sql::new("");
-    let scope = facet_scope(&mut sql, plan_id);
+    let scope = matrix_scope(&mut sql, plan_id);
     sql.push(&format!(
         "WITH RECURSIVE {scope} \
-         SELECT g.id AS goal_id, g.plan_id, g.code, g.title::text AS title, count(*) AS activities \
-         FROM facts f JOIN goals g ON g.id = f.top_goal_id \
+         SELECT g.id AS goal_id, g.plan_id, g.code, g.title::text AS title, c.activities \
+         FROM columns c JOIN goals g ON g.id = c.top_goal_id \
          JOIN plans p ON p.id = g.plan_id LEFT JOIN plan_tree pt ON pt.id = g.plan_id \
-         GROUP BY g.id, p.id, pt.depth \
          ORDER BY coalesce(pt.depth, 99), p.first_year, p.id, g.position, g.id"
     ));
     sql
@@ -456,27 +464,29 @@ pub async fn matrix_goals(
 pub fn matrix_counts_sql(plan_id: Uuid, role: Option<Role>) -> Sql {
     let mut sql = Sql::new("");
     let Some(role) = role else {
-        // Any role: each activity's facets hold its top-level goal and its municipalities, each
-        // once, so one pass over the plan's activities gives every count. Cells and row totals
-        // come from one grouping (an activity lies under one top-level goal, so a municipality's
-        // activities are its cells' sum); column and grand totals count activities, which
-        // several municipalities share.
-        let scope = facet_scope(&mut sql, plan_id);
+        // Any role: the kept matrices of the tree's plans (see `activity_facets` and
+        // `plan_matrix_*`), summed, plus the activities the plans carry on from others. Row
+        // totals are the sums of the cells: an activity lies under one top-level goal. Column
+        // and grand totals count activities, which several municipalities share.
+        let scope = matrix_scope(&mut sql, plan_id);
         sql.push(&format!(
-            "WITH RECURSIVE {scope} \
-             SELECT m AS actor_id, f.top_goal_id AS goal_id, \
-                    GROUPING(m, f.top_goal_id) AS grouping, \
-                    count(*) AS activities, count(*) AS participations \
-             FROM facts f, unnest(f.municipalities) m \
-             GROUP BY GROUPING SETS ((m, f.top_goal_id), (m)) \
+            "WITH RECURSIVE {scope}, \
+             cells AS ( \
+                 SELECT actor_id, top_goal_id, sum(activities)::bigint AS n FROM ( \
+                     SELECT actor_id, top_goal_id, activities FROM plan_matrix_cells \
+                     WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+                     UNION ALL \
+                     SELECT m, l.top_goal_id, 1 FROM linked l, unnest(l.municipalities) m) c \
+                 GROUP BY actor_id, top_goal_id HAVING sum(activities) > 0) \
+             SELECT actor_id, top_goal_id AS goal_id, 0 AS grouping, n AS activities, \
+                    n AS participations FROM cells \
              UNION ALL \
-             SELECT NULL, top_goal_id, 2, count(*) FILTER (WHERE municipalities <> '{{}}'), \
-                    coalesce(sum(cardinality(municipalities)), 0)::bigint \
-             FROM facts GROUP BY top_goal_id \
+             SELECT actor_id, NULL, 1, sum(n)::bigint, sum(n)::bigint FROM cells GROUP BY actor_id \
              UNION ALL \
-             SELECT NULL, NULL, 3, count(*) FILTER (WHERE municipalities <> '{{}}'), \
-                    coalesce(sum(cardinality(municipalities)), 0)::bigint \
-             FROM facts"
+             SELECT NULL, top_goal_id, 2, with_municipality, participations FROM columns \
+             UNION ALL \
+             SELECT NULL, NULL, 3, coalesce(sum(with_municipality), 0)::bigint, \
+                    coalesce(sum(participations), 0)::bigint FROM columns"
         ));
         return sql;
     };

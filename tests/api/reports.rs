@@ -979,9 +979,10 @@ async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
     );
 }
 
-/// `activity_facets` as it stands, and as computed afresh from activities, goals and links:
-/// `activity|plan|top goal|municipalities` lines in activity order.
-async fn facets_and_fresh(app: &TestApp) -> (String, String) {
+/// What the matrix reads as kept by the triggers (`activity_facets`, `plan_matrix_cells`,
+/// `plan_matrix_columns`), and the same computed afresh from activities, goals, actors and links:
+/// one line per row, in key order.
+async fn kept_and_fresh(app: &TestApp) -> (String, String) {
     use diesel_async::RunQueryDsl;
     #[derive(diesel::prelude::QueryableByName)]
     struct Text {
@@ -990,22 +991,35 @@ async fn facets_and_fresh(app: &TestApp) -> (String, String) {
     }
     let mut conn = app.db().await;
     let kept = diesel::sql_query(
-        "SELECT coalesce(string_agg(activity_id || '|' || plan_id || '|' || top_goal_id || '|' \
-         || municipalities::text, E'\\n' ORDER BY activity_id), '') AS v FROM activity_facets",
+        "SELECT concat_ws(E'\n', \
+             (SELECT string_agg(concat_ws('|', activity_id, plan_id, top_goal_id, municipalities), \
+                                E'\n' ORDER BY activity_id) FROM activity_facets), \
+             (SELECT string_agg(concat_ws('|', plan_id, top_goal_id, actor_id, activities), \
+                                E'\n' ORDER BY plan_id, top_goal_id, actor_id) FROM plan_matrix_cells), \
+             (SELECT string_agg(concat_ws('|', plan_id, top_goal_id, activities, with_municipality, \
+                                          participations), \
+                                E'\n' ORDER BY plan_id, top_goal_id) FROM plan_matrix_columns)) AS v",
     )
     .get_result::<Text>(&mut conn)
     .await
-    .expect("facets");
+    .expect("kept");
     let fresh = diesel::sql_query(
         "WITH RECURSIVE down(id, top) AS ( \
              SELECT id, id FROM goals WHERE parent_id IS NULL \
-             UNION ALL SELECT g.id, d.top FROM goals g JOIN down d ON g.parent_id = d.id) \
-         SELECT coalesce(string_agg(a.id || '|' || a.plan_id || '|' || d.top || '|' || ( \
-             SELECT coalesce(array_agg(DISTINCT aa.actor_id ORDER BY aa.actor_id), '{}')::text \
-             FROM activity_actors aa JOIN actors m ON m.id = aa.actor_id \
-             WHERE aa.activity_id = a.id AND m.kind = 'municipality'), \
-             E'\\n' ORDER BY a.id), '') AS v \
-         FROM activities a JOIN down d ON d.id = a.goal_id",
+             UNION ALL SELECT g.id, d.top FROM goals g JOIN down d ON g.parent_id = d.id), \
+         f AS ( \
+             SELECT a.id, a.plan_id, d.top, ( \
+                 SELECT coalesce(array_agg(DISTINCT aa.actor_id ORDER BY aa.actor_id), '{}') \
+                 FROM activity_actors aa JOIN actors m ON m.id = aa.actor_id \
+                 WHERE aa.activity_id = a.id AND m.kind = 'municipality') AS ms \
+             FROM activities a JOIN down d ON d.id = a.goal_id) \
+         SELECT concat_ws(E'\n', \
+             (SELECT string_agg(concat_ws('|', id, plan_id, top, ms), E'\n' ORDER BY id) FROM f), \
+             (SELECT string_agg(concat_ws('|', plan_id, top, m, n), E'\n' ORDER BY plan_id, top, m) \
+              FROM (SELECT plan_id, top, m, count(*) AS n FROM f, unnest(ms) m GROUP BY 1, 2, 3) c), \
+             (SELECT string_agg(concat_ws('|', plan_id, top, n, w, p), E'\n' ORDER BY plan_id, top) \
+              FROM (SELECT plan_id, top, count(*) AS n, count(*) FILTER (WHERE ms <> '{}') AS w, \
+                           sum(cardinality(ms)) AS p FROM f GROUP BY 1, 2) c)) AS v",
     )
     .get_result::<Text>(&mut conn)
     .await
@@ -1022,9 +1036,9 @@ async fn created(app: &TestApp, path: &str, body: Value) -> String {
     row["id"].as_str().expect("id").to_owned()
 }
 
-/// The matrix reads each activity's top-level goal and municipalities from `activity_facets`,
-/// which triggers keep; after every kind of edit that moves them, the table equals a fresh
-/// computation and the matrix counts what the edits made.
+/// The matrix reads the plans' matrices and each activity's top-level goal and municipalities as
+/// triggers keep them; after every kind of edit that moves them, they equal a fresh computation
+/// and the matrix counts what the edits made.
 #[tokio::test]
 async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_municipalities() {
     let app = TestApp::spawn().await;
@@ -1141,7 +1155,7 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         }
     };
     let cell = |actor: &str, goal: &str, n: i64| ((actor.to_owned(), goal.to_owned()), n);
-    let (kept, fresh) = facets_and_fresh(&app).await;
+    let (kept, fresh) = kept_and_fresh(&app).await;
     assert_eq!(kept, fresh);
     assert_eq!(
         matrix().await,
@@ -1154,7 +1168,7 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         roles(&[(&m1, "participant"), (&m2, "participant")]),
     )
     .await;
-    let (kept, fresh) = facets_and_fresh(&app).await;
+    let (kept, fresh) = kept_and_fresh(&app).await;
     assert_eq!(kept, fresh);
     assert_eq!(
         matrix().await,
@@ -1172,7 +1186,7 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         json!({"parent_id": g2}),
     )
     .await;
-    let (kept, fresh) = facets_and_fresh(&app).await;
+    let (kept, fresh) = kept_and_fresh(&app).await;
     assert_eq!(kept, fresh);
     assert_eq!(
         matrix().await,
@@ -1193,7 +1207,7 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         json!({"goal_id": g1}),
     )
     .await;
-    let (kept, fresh) = facets_and_fresh(&app).await;
+    let (kept, fresh) = kept_and_fresh(&app).await;
     assert_eq!(kept, fresh);
     assert_eq!(
         matrix().await,
@@ -1216,7 +1230,7 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         .await
         .expect("sent");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let (kept, fresh) = facets_and_fresh(&app).await;
+    let (kept, fresh) = kept_and_fresh(&app).await;
     assert_eq!(kept, fresh);
     assert_eq!(app.count("activity_facets").await, 1);
     assert_eq!(
