@@ -336,7 +336,9 @@ impl Idempotency {
             .to_str()
             .ok()
             .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+            .filter(|k| {
+                !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+            })
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"

@@ -285,3 +285,36 @@ async fn the_token_endpoint_ignores_parameters_it_does_not_know_even_repeated() 
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_visible_ascii_without_spaces() {
+    let app = TestApp::spawn().await;
+    let (_, _, activity_id) = app.plan_goal_activity().await;
+    let batch = json!({"items": [{"activity_id": activity_id, "year": 2025, "status": "ongoing"}]});
+    for key in ["januari 2026", "nyckel\tett"] {
+        let p = problem(
+            app.post("/api/v1/follow-ups/batch", &batch)
+                .header("idempotency-key", key)
+                .send()
+                .await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(
+            p["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("Idempotency-Key")
+        );
+    }
+    assert_eq!(app.count("follow_ups").await, 0);
+    json_ok(
+        app.post("/api/v1/follow-ups/batch", &batch)
+            .header("idempotency-key", "januari-2026")
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(app.count("follow_ups").await, 1);
+}
