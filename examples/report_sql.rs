@@ -1,7 +1,7 @@
 //! Prints the SQL a report sends, with its `$n` placeholders, so that a benchmark can run the
 //! same statement with pgbench beside the service: `cargo run --example report_sql -- summary`.
 //! Placeholders: `summary` $1 plan, $2 year; `groups-municipality` the same; `matrix-goals` and
-//! `matrix-counts` $1 plan.
+//! `matrix-counts` $1 plan; `matrix-counts-participant` $1 plan, $2 the role.
 
 use kulturplan::db::reports::{self, Grouping};
 use uuid::Uuid;
@@ -14,9 +14,13 @@ fn main() {
         "groups-municipality" => reports::summary_groups_sql(plan, 0, Grouping::Municipality),
         "matrix-goals" => reports::matrix_goals_sql(plan),
         "matrix-counts" => reports::matrix_counts_sql(plan, None),
+        "matrix-counts-participant" => {
+            reports::matrix_counts_sql(plan, Some(kulturplan::domain::Role::Participant))
+        }
         other => {
             eprintln!(
-                "unknown report `{other}`: summary, groups-municipality, matrix-goals, matrix-counts"
+                "unknown report `{other}`: summary, groups-municipality, matrix-goals, matrix-counts, \
+                 matrix-counts-participant"
             );
             std::process::exit(2);
         }
