@@ -126,7 +126,8 @@ def main():
              # Every run starts from the seed alone, not from examples kept by earlier runs.
              "--generation-database", "none",
              "--report", "junit", "--report-dir", report, "--no-color"],
-            env=dict(os.environ, SCHEMATHESIS_HOOKS=""), cwd=ROOT)
+            # In the report directory: schemathesis keeps a cache where it runs.
+            env=dict(os.environ, SCHEMATHESIS_HOOKS=""), cwd=report)
         if server.poll() is not None:
             log("the service died during the run")
             result.returncode = result.returncode or 1
