@@ -49,7 +49,13 @@ def schemathesis():
                 return st
     log("installing schemathesis from PyPI")
     shutil.rmtree(VENV, ignore_errors=True)
-    run([sys.executable, "-m", "venv", VENV])
+    if subprocess.run([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL).returncode != 0:
+        # Debian's own Python carries venv in a package of its own.
+        shutil.rmtree(VENV, ignore_errors=True)
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        log("installing Debian's python3-venv")
+        run(sudo + ["apt-get", "install", "-y", "-qq", "python3-venv"], stdout=subprocess.DEVNULL)
+        run([sys.executable, "-m", "venv", VENV])
     run([os.path.join(VENV, "bin", "pip"), "install", "-q", "--disable-pip-version-check", "-r", REQUIREMENTS])
     with open(stamp, "w") as f:
         f.write(wanted)
