@@ -54,7 +54,9 @@ def schemathesis():
         shutil.rmtree(VENV, ignore_errors=True)
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         log("installing Debian's python3-venv")
-        run(sudo + ["apt-get", "install", "-y", "-qq", "python3-venv"], stdout=subprocess.DEVNULL)
+        run(sudo + ["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL)
+        run(sudo + ["apt-get", "install", "-y", "-qq", "python3-venv"], stdout=subprocess.DEVNULL,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         run([sys.executable, "-m", "venv", VENV])
     run([os.path.join(VENV, "bin", "pip"), "install", "-q", "--disable-pip-version-check", "-r", REQUIREMENTS])
     with open(stamp, "w") as f:
