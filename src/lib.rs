@@ -113,13 +113,19 @@ fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::E
 
 /// No handler took the request: a path of the API with another method is 405, anything else 404.
 async fn unrouted(req: HttpRequest, known: web::Data<openapi::KnownPaths>) -> HttpResponse {
+    use actix_web::HttpMessage;
+    let method = if req.extensions().get::<observe::Head>().is_some() {
+        "HEAD".to_owned()
+    } else {
+        req.method().to_string()
+    };
     let error = match known.methods(req.path()) {
         Some(allowed) => ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
+            method,
             path: req.path().to_owned(),
             allowed: allowed.to_vec(),
         },
-        None => ApiError::NotFound(format!("no endpoint {} {}", req.method(), req.path())),
+        None => ApiError::NotFound(format!("no endpoint {method} {}", req.path())),
     };
     actix_web::ResponseError::error_response(&error)
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
@@ -21,6 +22,10 @@ pub const MAX_QUERY: usize = 4096;
 /// fields, but a few huge ones it takes as they come.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// Marks a `HEAD` request that is routed as the `GET` it asks about.
+#[derive(Clone, Copy, Debug)]
+pub struct Head;
+
 /// The id of the request, for handlers that want to log it.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -33,17 +38,23 @@ fn accepted_id(value: &HeaderValue) -> Option<String> {
 }
 
 pub async fn middleware(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
+    let method = req.method().to_string();
+    // HEAD is GET without the body (RFC 9110 §9.3.2): routed as GET; the HTTP layer, which
+    // read a HEAD, sends the headers only.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(Head);
+    }
     let id = req
         .headers()
         .get(&REQUEST_ID)
         .and_then(accepted_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = tracing::field::Empty);
 

@@ -151,8 +151,9 @@ pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The document's path templates with their methods: a request for a path that exists with a
-/// method it lacks is told which methods it has (405 with `Allow`), not that nothing is there.
+/// The document's path templates with their methods (HEAD wherever GET is): a request for a
+/// path that exists with a method it lacks is told which methods it has (405 with `Allow`), not
+/// that nothing is there.
 pub struct KnownPaths(Vec<(Vec<Segment>, Vec<&'static str>)>);
 
 enum Segment {
@@ -179,6 +180,7 @@ impl KnownPaths {
                     .collect();
                 let methods = [
                     ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some()),
                     ("PUT", item.put.is_some()),
                     ("POST", item.post.is_some()),
                     ("DELETE", item.delete.is_some()),

@@ -113,7 +113,7 @@ async fn a_known_path_asked_with_another_method_is_405_naming_the_methods() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_eq!(response.headers()["allow"], "GET, HEAD, POST");
     let p = problem(Ok(response), StatusCode::METHOD_NOT_ALLOWED).await;
     assert_eq!(p["type"], "/problems/method-not-allowed");
     let response = app
@@ -121,7 +121,7 @@ async fn a_known_path_asked_with_another_method_is_405_naming_the_methods() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.headers()["allow"], "GET, DELETE, PATCH");
+    assert_eq!(response.headers()["allow"], "GET, HEAD, DELETE, PATCH");
     problem(Ok(response), StatusCode::METHOD_NOT_ALLOWED).await;
     // Without an id the path is another one; a path the API does not have is not found.
     problem(
@@ -317,4 +317,54 @@ async fn an_idempotency_key_is_visible_ascii_without_spaces() {
     )
     .await;
     assert_eq!(app.count("follow_ups").await, 1);
+}
+
+#[tokio::test]
+async fn head_answers_what_get_would_without_the_body() {
+    let app = TestApp::spawn().await;
+    let (plan_id, _, _) = app.plan_goal_activity().await;
+    let get = app.get("/api/v1/activities").send().await.expect("sent");
+    let etag = get.headers()["etag"].clone();
+    let length = get.bytes().await.expect("body").len();
+    let head = app
+        .req(Method::HEAD, "/api/v1/activities")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["etag"], etag);
+    assert_eq!(
+        head.headers()["content-length"],
+        length.to_string().as_str()
+    );
+    assert!(head.bytes().await.expect("body").is_empty());
+    let head = app
+        .req(Method::HEAD, "/api/v1/activities")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(head.status(), StatusCode::NOT_MODIFIED);
+    let head = app
+        .req(Method::HEAD, &format!("/api/v1/plans/{plan_id}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(head.status(), StatusCode::OK);
+    // A path without GET has no HEAD either.
+    let head = app
+        .req(Method::HEAD, "/api/v1/follow-ups/batch")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(head.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(head.headers()["allow"], "POST");
+    // And a HEAD needs a token like the GET it stands for.
+    let anonymous = app
+        .http
+        .head(app.url("/api/v1/plans"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
