@@ -259,7 +259,8 @@ pub struct ListActivitiesQuery {
     pub municipality_code: Option<String>,
     /// With `actor_id` or `municipality_code`: only this role.
     pub role: Option<Role>,
-    /// With `year`: the status of that year's follow-up; `not_reported` for none.
+    /// With `year`: the status of that year's follow-up; `no_status` for a follow-up without a
+    /// colour, `not_reported` for none.
     #[param(inline)]
     pub status: Option<StatusFilter>,
     /// The follow-up year for `status` and for `embed=follow_ups`.

@@ -101,7 +101,8 @@ pub struct CollaborationsQuery {
     /// The follow-up year shown and filtered on (default: each activity's latest follow-up).
     #[param(minimum = 1900, maximum = 2100, example = 2024)]
     pub year: Option<i32>,
-    /// The status of the follow-up shown; `not_reported` for none.
+    /// The status of the follow-up shown; `no_status` for one without a colour, `not_reported`
+    /// for none.
     #[param(inline)]
     pub status: Option<StatusFilter>,
     /// Page size, 1–500 (default 50).

@@ -20,7 +20,8 @@ use crate::domain::{FollowUpStatus, Recurrence, Role};
 use crate::error::{ApiError, ApiResult};
 use diesel_async::AsyncPgConnection;
 
-/// A follow-up status to filter on, or none reported that year.
+/// A follow-up status to filter on: a reported colour, a follow-up recorded without one, or no
+/// follow-up at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusFilter {
@@ -28,18 +29,32 @@ pub enum StatusFilter {
     Delayed,
     Completed,
     Ongoing,
+    /// A follow-up without a colour (a note only).
+    NoStatus,
+    /// No follow-up.
     NotReported,
 }
 
 impl StatusFilter {
-    fn status(self) -> Option<FollowUpStatus> {
-        match self {
-            StatusFilter::Planned => Some(FollowUpStatus::Planned),
-            StatusFilter::Delayed => Some(FollowUpStatus::Delayed),
-            StatusFilter::Completed => Some(FollowUpStatus::Completed),
-            StatusFilter::Ongoing => Some(FollowUpStatus::Ongoing),
-            StatusFilter::NotReported => None,
-        }
+    /// ` AND …` over the activity `a`: its follow-up that `shown` picks (a condition over `f`)
+    /// is of this kind.
+    pub fn condition(self, sql: &mut Sql, shown: &str) -> String {
+        let colour = match self {
+            StatusFilter::Planned => FollowUpStatus::Planned,
+            StatusFilter::Delayed => FollowUpStatus::Delayed,
+            StatusFilter::Completed => FollowUpStatus::Completed,
+            StatusFilter::Ongoing => FollowUpStatus::Ongoing,
+            StatusFilter::NoStatus => {
+                return format!(
+                    " AND EXISTS (SELECT 1 FROM follow_ups f WHERE {shown} AND f.status IS NULL)"
+                );
+            }
+            StatusFilter::NotReported => {
+                return format!(" AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE {shown})");
+            }
+        };
+        let s = sql.bind(Value::Text(colour.as_str().to_owned()));
+        format!(" AND EXISTS (SELECT 1 FROM follow_ups f WHERE {shown} AND f.status = {s})")
     }
 }
 
@@ -240,19 +255,8 @@ fn from_where(sql: &mut Sql, q: &ActivityQuery) -> Vec<String> {
     }
     if let (Some(status), Some(year)) = (q.status, q.year) {
         let y = sql.bind(Value::Int(year));
-        match status.status() {
-            Some(status) => {
-                let s = sql.bind(Value::Text(status.as_str().to_owned()));
-                sql.push(&format!(
-                    " AND EXISTS (SELECT 1 FROM follow_ups f WHERE f.activity_id = a.id AND f.year = {y} AND f.status = {s})"
-                ));
-            }
-            None => {
-                sql.push(&format!(
-                    " AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE f.activity_id = a.id AND f.year = {y})"
-                ));
-            }
-        }
+        let condition = status.condition(sql, &format!("f.activity_id = a.id AND f.year = {y}"));
+        sql.push(&condition);
     }
     if let Some(year) = q.start_year {
         let p = sql.bind(Value::Int(year));

@@ -150,26 +150,8 @@ pub async fn page(
                      (SELECT max(l.year) FROM follow_ups l WHERE l.activity_id = a.id)"
                 .to_owned(),
         };
-        let reported = match status {
-            StatusFilter::Planned => Some("planned"),
-            StatusFilter::Delayed => Some("delayed"),
-            StatusFilter::Completed => Some("completed"),
-            StatusFilter::Ongoing => Some("ongoing"),
-            StatusFilter::NotReported => None,
-        };
-        match reported {
-            Some(status) => {
-                let s = sql.bind(Value::Text(status.to_owned()));
-                sql.push(&format!(
-                    " AND EXISTS (SELECT 1 FROM follow_ups f WHERE {shown} AND f.status = {s})"
-                ));
-            }
-            None => {
-                sql.push(&format!(
-                    " AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE {shown})"
-                ));
-            }
-        }
+        let condition = status.condition(&mut sql, &shown);
+        sql.push(&condition);
     }
     if let Some(CollaborationCursor(first_year, plan, position, id)) = after {
         let (y, p, n, i) = (

@@ -201,6 +201,53 @@ async fn year_status_recurrence_and_tag_filters() {
         .await,
         ids_of(not_reported)
     );
+    // The notes of January 2025 carry no colour: `no_status`, until a004's was given one above.
+    let colourless: Vec<String> = seed_activities()
+        .iter()
+        .filter(|a| {
+            a["follow_ups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["year"] == 2024 && f["status"].is_null())
+        })
+        .map(|a| a["key"].as_str().unwrap().to_owned())
+        .filter(|k| k != "a004")
+        .collect();
+    assert!(!colourless.is_empty());
+    let no_status = ids(&app, &format!("plan_id={plan}&status=no_status&year=2024")).await;
+    assert_eq!(no_status, ids_of(colourless.clone()));
+    // The same filter on an actor's collaborations.
+    let first = seeded_activity(PLAN, &colourless[0]);
+    let actors = json_ok(
+        app.get(&format!("/api/v1/activities/{first}/actors"))
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let actor = actors[0]["actor_id"].as_str().unwrap();
+    let page = json_ok(
+        app.get(&format!(
+            "/api/v1/actors/{actor}/collaborations?status=no_status&year=2024&limit=500"
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let listed: BTreeSet<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["activity"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(listed.contains(&first), "{page}");
+    assert!(listed.is_subset(&no_status), "{listed:?}");
+    for item in page["items"].as_array().unwrap() {
+        assert!(item["status"].is_null());
+        assert_eq!(item["follow_up"]["year"], 2024);
+    }
     let p = problem(
         app.get("/api/v1/activities?status=completed").send().await,
         StatusCode::UNPROCESSABLE_ENTITY,
