@@ -88,6 +88,12 @@ pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
     }
 }
 
+/// JSON known to be well-formed that does not fit the body's type: always invalid (422), never
+/// malformed, whatever serde_json calls it (a `null` where an enum belongs is "expected value").
+pub(crate) fn shape_error(e: &serde_json::Error) -> ApiError {
+    ApiError::field(json_path_of(e), e.to_string())
+}
+
 /// serde_json names no field in its messages' structure; the message itself names it.
 fn json_path_of(err: &serde_json::Error) -> String {
     let message = err.to_string();

@@ -33,7 +33,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonObject<T> {
             }
             serde_json::from_str(text)
                 .map(JsonObject)
-                .map_err(|e| crate::body_error(&e).into())
+                .map_err(|e| crate::shape_error(&e).into())
         })
     }
 }

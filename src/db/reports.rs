@@ -49,11 +49,11 @@ fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
     )
 }
 
-/// `judged`: each activity in scope with its status bucket for the year `year` (an SQL
+/// `judged`: each activity of `source` (`acts`: those in scope) with its status bucket for the year `year` (an SQL
 /// expression) and whether its follow-up is flagged. Buckets: the reported status; `no_status`
 /// for a note without a colour; without a follow-up `planned_derived` when the activity starts
 /// after the year, else `not_reported`. Flagged as in `domain::status_warnings`.
-fn judged(year: &str) -> String {
+fn judged(year: &str, source: &str) -> String {
     format!(
         "SELECT a.id, a.goal_id, \
              CASE WHEN f.id IS NULL THEN \
@@ -63,7 +63,7 @@ fn judged(year: &str) -> String {
                   (f.status = 'planned' AND a.start_year <= {year}) \
                   OR (f.status <> 'planned' AND a.start_year > {year}) \
                   OR (a.recurrence = 'none' AND a.end_year < {year}))) AS flagged \
-         FROM acts a LEFT JOIN follow_ups f ON f.activity_id = a.id AND f.year = {year}"
+         FROM {source} a LEFT JOIN follow_ups f ON f.activity_id = a.id AND f.year = {year}"
     )
 }
 
@@ -159,7 +159,7 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
-    let judged = judged(&format!("{y}::int"));
+    let linked = judged(&format!("{y}::int"), "linked_acts");
     let counts_j = counts("j");
     let counts_r = COUNT_COLUMNS
         .iter()
@@ -168,11 +168,60 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
         .join(", ");
     let sums_p = sums("p");
     let segment = "lpad(g.position::text, 10, '0') || g.id::text";
-    // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors: the
-    // activities are read once, the tree walks touch only goals.
+    let reported = |b: &str| format!("sum(n) FILTER (WHERE bucket = '{b}') AS {b}");
+    let own = |b: &str| format!("coalesce(k.{b}, 0) AS {b}");
+    let (kp, kd, kc, ko, kn) = (
+        reported("planned"),
+        reported("delayed"),
+        reported("completed"),
+        reported("ongoing"),
+        reported("no_status"),
+    );
+    let (op, od, oc, oo, on) = (
+        own("planned"),
+        own("delayed"),
+        own("completed"),
+        own("ongoing"),
+        own("no_status"),
+    );
+    // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors. The
+    // activities of the tree's plans are counted from the counts the triggers keep per primary
+    // goal (`goal_follow_up_counts`, `goal_start_counts`): those without a follow-up are the
+    // activities less the reported ones, `planned_derived` when the year is before their start.
+    // Only the activities carried on from other plans are read one by one. The tree walks touch
+    // only goals.
     sql.push(&format!(
         "WITH RECURSIVE {scope}, \
-         per_goal AS (SELECT j.goal_id, {counts_j} FROM ({judged}) j GROUP BY j.goal_id), \
+         linked_acts AS ( \
+             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
+             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
+                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
+         kept AS ( \
+             SELECT goal_id, {kp}, {kd}, {kc}, {ko}, {kn}, sum(n) AS reported, \
+                    sum(n) FILTER (WHERE before_start) AS reported_before_start, \
+                    sum(n) FILTER (WHERE flagged) AS flagged \
+             FROM goal_follow_up_counts \
+             WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) AND year = {y}::int \
+             GROUP BY goal_id), \
+         starts AS ( \
+             SELECT goal_id, sum(n) AS total, \
+                    coalesce(sum(n) FILTER (WHERE start_year > {y}::int), 0) AS later \
+             FROM goal_start_counts WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             GROUP BY goal_id HAVING sum(n) > 0), \
+         own AS ( \
+             SELECT s.goal_id, {op}, {od}, {oc}, {oo}, {on}, \
+                    s.total - coalesce(k.reported, 0) \
+                      - (s.later - coalesce(k.reported_before_start, 0)) AS not_reported, \
+                    s.later - coalesce(k.reported_before_start, 0) AS planned_derived, \
+                    s.total, coalesce(k.flagged, 0) AS flagged \
+             FROM starts s LEFT JOIN kept k ON k.goal_id = s.goal_id), \
+         per_goal AS ( \
+             SELECT p.goal_id, {sums_p} FROM ( \
+                 SELECT * FROM own \
+                 UNION ALL \
+                 SELECT j.goal_id, {counts_j} FROM ({linked}) j GROUP BY j.goal_id) p \
+             GROUP BY p.goal_id), \
          up(id) AS ( \
              SELECT goal_id FROM per_goal \
              UNION SELECT g.parent_id FROM goals g JOIN up ON g.id = up.id WHERE g.parent_id IS NOT NULL), \
@@ -232,7 +281,7 @@ pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let (f, t) = (sql.bind(Value::Int(from)), sql.bind(Value::Int(to)));
-    let judged = judged("y.year");
+    let judged = judged("y.year", "acts");
     let counts_j = counts("j");
     sql.push(&format!(
         "WITH RECURSIVE {scope} \
@@ -285,7 +334,7 @@ pub fn summary_groups_sql(plan_id: Uuid, year: i32, grouping: Grouping) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
-    let judged = judged(&format!("{y}::int"));
+    let judged = judged(&format!("{y}::int"), "acts");
     let counts_j = counts("j");
     let body = match grouping {
         Grouping::Responsible => format!(

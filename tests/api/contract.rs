@@ -139,7 +139,7 @@ async fn a_known_path_asked_with_another_method_is_405_naming_the_methods() {
 #[tokio::test]
 async fn a_json_array_is_not_read_as_an_object_body() {
     let app = TestApp::spawn().await;
-    let (plan_id, _, _) = app.plan_goal_activity().await;
+    let (plan_id, _, activity_id) = app.plan_goal_activity().await;
     let p = problem(
         app.req(Method::PATCH, &format!("/api/v1/plans/{plan_id}"))
             .header("content-type", "application/json")
@@ -151,6 +151,19 @@ async fn a_json_array_is_not_read_as_an_object_body() {
     .await;
     assert_eq!(fields(&p), ["body"]);
     app.assert_plan_unchanged(&plan_id).await;
+    // Well-formed JSON of the wrong shape is invalid, not malformed: a null where a status
+    // belongs.
+    let p = problem(
+        app.put(
+            &format!("/api/v1/activities/{activity_id}/follow-ups/2025"),
+            &json!({"status": null, "comment": "Inväntar beslut"}),
+        )
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(p["detail"].as_str().expect("detail").contains("expected"));
 }
 
 #[tokio::test]

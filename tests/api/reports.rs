@@ -1242,3 +1242,220 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
         )
     );
 }
+
+/// The summary's counts as the triggers keep them (`goal_follow_up_counts`, `goal_start_counts`,
+/// rows fallen to zero left out), and the same counted afresh from activities and follow-ups.
+async fn summary_counts_kept_and_fresh(app: &TestApp) -> (String, String) {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    let mut conn = app.db().await;
+    let kept = diesel::sql_query(
+        "SELECT concat_ws(E'\\n', \
+             (SELECT string_agg(concat_ws('|', plan_id, goal_id, year, bucket, before_start, \
+                                          flagged, n), E'\\n' \
+                                ORDER BY plan_id, goal_id, year, bucket, before_start, flagged) \
+              FROM goal_follow_up_counts WHERE n <> 0), \
+             (SELECT string_agg(concat_ws('|', plan_id, goal_id, start_year, n), E'\\n' \
+                                ORDER BY plan_id, goal_id, start_year) \
+              FROM goal_start_counts WHERE n <> 0)) AS v",
+    )
+    .get_result::<Text>(&mut conn)
+    .await
+    .expect("kept");
+    let fresh = diesel::sql_query(
+        "SELECT concat_ws(E'\\n', \
+             (SELECT string_agg(concat_ws('|', plan_id, goal_id, year, bucket, before_start, \
+                                          flagged, n), E'\\n' \
+                                ORDER BY plan_id, goal_id, year, bucket, before_start, flagged) \
+              FROM (SELECT a.plan_id, a.goal_id, f.year, coalesce(f.status, 'no_status') AS bucket, \
+                           coalesce(a.start_year > f.year, false) AS before_start, \
+                           coalesce((f.status = 'planned' AND a.start_year <= f.year) \
+                                    OR (f.status <> 'planned' AND a.start_year > f.year) \
+                                    OR (a.recurrence = 'none' AND a.end_year < f.year), false) \
+                             AS flagged, count(*) AS n \
+                    FROM follow_ups f JOIN activities a ON a.id = f.activity_id \
+                    GROUP BY 1, 2, 3, 4, 5, 6) c), \
+             (SELECT string_agg(concat_ws('|', plan_id, goal_id, start_year, n), E'\\n' \
+                                ORDER BY plan_id, goal_id, start_year) \
+              FROM (SELECT plan_id, goal_id, coalesce(start_year, 0) AS start_year, count(*) AS n \
+                    FROM activities GROUP BY 1, 2, 3) c)) AS v",
+    )
+    .get_result::<Text>(&mut conn)
+    .await
+    .expect("fresh");
+    (kept.v, fresh.v)
+}
+
+/// The summary reads the counts per goal that triggers keep from follow-ups and the activities'
+/// dates; after every kind of write that moves them they equal a fresh count, and the summary
+/// says what the writes made.
+#[tokio::test]
+async fn the_summary_follows_follow_ups_and_the_activities_dates() {
+    let app = TestApp::spawn().await;
+    let plan = created(&app, "/api/v1/plans", json!({
+        "title": "Kulturplan 2028–2031", "kind": "culture_plan", "first_year": 2028, "last_year": 2031
+    }))
+    .await;
+    let goal = |code: &str| json!({"plan_id": plan, "kind": "objective", "code": code, "title": format!("Mål {code}")});
+    let g1 = created(&app, "/api/v1/goals", goal("1")).await;
+    let g2 = created(&app, "/api/v1/goals", goal("2")).await;
+    let activity = |goal: &str, start: i32| json!({"goal_id": goal, "title": format!("Aktivitet från {start}"), "start_year": start});
+    let a = created(&app, "/api/v1/activities", activity(&g1, 2028)).await;
+    let b = created(&app, "/api/v1/activities", activity(&g1, 2030)).await;
+    let c = created(&app, "/api/v1/activities", activity(&g2, 2029)).await;
+    let summary = |year: i32| {
+        let app = &app;
+        let plan = plan.clone();
+        async move {
+            let s = json_ok(
+                app.get(&format!(
+                    "/api/v1/reports/follow-up-summary?plan_id={plan}&year={year}"
+                ))
+                .send()
+                .await,
+                StatusCode::OK,
+            )
+            .await;
+            let mut counts = counts_of(&s["plan"]);
+            counts.insert(
+                "flagged".into(),
+                s["plan"]["flagged"].as_i64().expect("flagged"),
+            );
+            counts.retain(|_, n| *n != 0);
+            counts
+        }
+    };
+    let expect = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+        pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    };
+    let check = || {
+        let app = &app;
+        async move {
+            let (kept, fresh) = summary_counts_kept_and_fresh(app).await;
+            assert_eq!(kept, fresh);
+        }
+    };
+    check().await;
+    assert_eq!(
+        summary(2029).await,
+        expect(&[("not_reported", 2), ("planned_derived", 1)])
+    );
+
+    // Single upserts, one of them a status that does not fit (planned after the start).
+    let put = |activity: String, year: i32, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .put(
+                    &format!("/api/v1/activities/{activity}/follow-ups/{year}"),
+                    &body,
+                )
+                .send()
+                .await
+                .expect("sent");
+            let status = r.status();
+            assert!(
+                status.is_success(),
+                "{status} {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    };
+    put(a.clone(), 2029, json!({"status": "planned"})).await;
+    put(b.clone(), 2029, json!({"status": "planned"})).await;
+    check().await;
+    assert_eq!(
+        summary(2029).await,
+        expect(&[("planned", 2), ("not_reported", 1), ("flagged", 1)])
+    );
+    // Changed, a note without a colour, and a batch over several activities and years.
+    put(a.clone(), 2029, json!({"status": "completed"})).await;
+    {
+        // A note without a colour, as the seed loads them (the API always takes a status).
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.db().await;
+        diesel::sql_query(format!(
+            "INSERT INTO follow_ups (id, activity_id, year, status, comment, reported_by) \
+             VALUES (gen_random_uuid(), '{c}', 2029, NULL, 'Inväntar beslut', 'seed')"
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("colourless note");
+    }
+    json_ok(
+        app.post(
+            "/api/v1/follow-ups/batch",
+            &json!({"items": [
+                {"activity_id": a, "year": 2030, "status": "ongoing"},
+                {"activity_id": b, "year": 2030, "status": "delayed"},
+                {"activity_id": c, "year": 2030, "status": "ongoing"},
+                {"activity_id": b, "year": 2029, "status": "ongoing"},
+            ]}),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    check().await;
+    assert_eq!(
+        summary(2029).await,
+        expect(&[
+            ("completed", 1),
+            ("ongoing", 1),
+            ("no_status", 1),
+            ("flagged", 1)
+        ])
+    );
+    assert_eq!(
+        summary(2030).await,
+        expect(&[("ongoing", 2), ("delayed", 1)])
+    );
+
+    // The activity's dates move: b now starts in 2031, so its 2029 and 2030 statuses no longer
+    // fit; a ends in 2029 and is no longer recurring, so its 2030 one does not either.
+    patched(
+        &app,
+        &format!("/api/v1/activities/{b}"),
+        json!({"start_year": 2031}),
+    )
+    .await;
+    patched(
+        &app,
+        &format!("/api/v1/activities/{a}"),
+        json!({"end_year": 2029}),
+    )
+    .await;
+    check().await;
+    assert_eq!(
+        summary(2030).await,
+        expect(&[("ongoing", 2), ("delayed", 1), ("flagged", 2)])
+    );
+    // A follow-up deleted, an activity moved to the other goal.
+    let response = app
+        .delete(&format!("/api/v1/activities/{c}/follow-ups/2030"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    patched(
+        &app,
+        &format!("/api/v1/activities/{b}"),
+        json!({"goal_id": g2}),
+    )
+    .await;
+    check().await;
+    assert_eq!(
+        summary(2030).await,
+        expect(&[
+            ("ongoing", 1),
+            ("delayed", 1),
+            ("not_reported", 1),
+            ("flagged", 2)
+        ])
+    );
+}

@@ -1,0 +1,13 @@
+DROP TRIGGER activities_summary_delete ON activities;
+DROP TRIGGER activities_summary_update ON activities;
+DROP TRIGGER activities_summary_insert ON activities;
+DROP TRIGGER follow_ups_summary_delete ON follow_ups;
+DROP TRIGGER follow_ups_summary_update ON follow_ups;
+DROP TRIGGER follow_ups_summary_insert ON follow_ups;
+DROP FUNCTION count_activity_rows();
+DROP FUNCTION count_activity(uuid, uuid, uuid, integer, integer, text, integer);
+DROP FUNCTION count_follow_up_rows();
+DROP FUNCTION follow_up_flagged(text, integer, integer, text, integer);
+DROP FUNCTION follow_up_before_start(integer, integer);
+DROP TABLE goal_start_counts;
+DROP TABLE goal_follow_up_counts;
