@@ -279,16 +279,56 @@ pub struct YearCountsRow {
 
 pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
     let mut sql = Sql::new("");
-    let scope = scope(&mut sql, plan_id);
+    let tree = plan_tree(&mut sql, plan_id);
     let (f, t) = (sql.bind(Value::Int(from)), sql.bind(Value::Int(to)));
-    let judged = judged("y.year", "acts");
+    let linked = judged("y.year", "linked_acts");
     let counts_j = counts("j");
+    let sums_p = sums("p");
+    let reported = |b: &str| format!("sum(n) FILTER (WHERE bucket = '{b}') AS {b}");
+    let own = |b: &str| format!("coalesce(k.{b}, 0) AS {b}");
+    let kept = ["planned", "delayed", "completed", "ongoing", "no_status"]
+        .map(reported)
+        .join(", ");
+    let owned = ["planned", "delayed", "completed", "ongoing", "no_status"]
+        .map(own)
+        .join(", ");
+    // As the summary's plan row, for every year: the tree's plans' activities from the kept
+    // counts, those carried on from other plans one by one.
     sql.push(&format!(
-        "WITH RECURSIVE {scope} \
-         SELECT y.year, {counts_j} \
-         FROM generate_series({f}::int, {t}::int) AS y(year) \
-         LEFT JOIN LATERAL ({judged}) j ON true \
-         GROUP BY y.year ORDER BY y.year"
+        "WITH RECURSIVE {tree}, \
+         linked_acts AS ( \
+             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
+             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
+                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
+         years AS (SELECT year FROM generate_series({f}::int, {t}::int) AS y(year)), \
+         kept AS ( \
+             SELECT year, {kept}, sum(n) AS reported, \
+                    sum(n) FILTER (WHERE before_start) AS reported_before_start, \
+                    sum(n) FILTER (WHERE flagged) AS flagged \
+             FROM goal_follow_up_counts \
+             WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+               AND year BETWEEN {f}::int AND {t}::int \
+             GROUP BY year), \
+         starts AS ( \
+             SELECT y.year, sum(s.n) AS total, \
+                    coalesce(sum(s.n) FILTER (WHERE s.start_year > y.year), 0) AS later \
+             FROM years y CROSS JOIN goal_start_counts s \
+             WHERE s.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             GROUP BY y.year), \
+         own AS ( \
+             SELECT s.year, {owned}, \
+                    s.total - coalesce(k.reported, 0) \
+                      - (s.later - coalesce(k.reported_before_start, 0)) AS not_reported, \
+                    s.later - coalesce(k.reported_before_start, 0) AS planned_derived, \
+                    s.total, coalesce(k.flagged, 0) AS flagged \
+             FROM starts s LEFT JOIN kept k ON k.year = s.year) \
+         SELECT p.year, {sums_p} FROM ( \
+             SELECT * FROM own \
+             UNION ALL \
+             SELECT y.year, {counts_j} FROM years y LEFT JOIN LATERAL ({linked}) j ON true \
+             GROUP BY y.year) p \
+         GROUP BY p.year ORDER BY p.year"
     ));
     sql
 }

@@ -1458,4 +1458,26 @@ async fn the_summary_follows_follow_ups_and_the_activities_dates() {
             ("flagged", 2)
         ])
     );
+    // The trend counts every year as the summary does.
+    let trend = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={plan}&from=2028&to=2031"
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let years = trend["years"].as_array().expect("years");
+    assert_eq!(years.len(), 4);
+    for entry in years {
+        let year = entry["year"].as_i64().expect("year") as i32;
+        let mut counts = counts_of(entry);
+        counts.insert(
+            "flagged".into(),
+            entry["flagged"].as_i64().expect("flagged"),
+        );
+        counts.retain(|_, n| *n != 0);
+        assert_eq!(counts, summary(year).await, "{year}");
+    }
 }
