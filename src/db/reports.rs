@@ -49,6 +49,42 @@ fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
     )
 }
 
+/// `plan_tree` and `linked_acts`: the activities of other plans that the tree's plans carry on,
+/// the only ones the kept counts (`goal_follow_up_counts`, `goal_start_counts`) leave out.
+fn linked_scope(sql: &mut Sql, plan_id: Uuid) -> String {
+    let tree = plan_tree(sql, plan_id);
+    format!(
+        "{tree}, \
+         linked_acts AS ( \
+             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
+             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
+                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
+               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
+    )
+}
+
+/// The reported buckets summed from `goal_follow_up_counts` rows, and the same taken from a
+/// `kept` row aliased `k` (zero when none).
+fn kept_buckets() -> (String, String) {
+    const REPORTED: [&str; 5] = ["planned", "delayed", "completed", "ongoing", "no_status"];
+    let sums = REPORTED.map(|b| format!("sum(n) FILTER (WHERE bucket = '{b}') AS {b}"));
+    let taken = REPORTED.map(|b| format!("coalesce(k.{b}, 0) AS {b}"));
+    (sums.join(", "), taken.join(", "))
+}
+
+/// The columns of `CountsRow` for the activities of a `starts` row `s` and the `kept` row `k`
+/// of their follow-ups: those without one are the activities less the reported ones, and
+/// `planned_derived` when the year is before their start.
+fn from_kept(taken: &str) -> String {
+    format!(
+        "{taken}, \
+         s.total - coalesce(k.reported, 0) \
+           - (s.later - coalesce(k.reported_before_start, 0)) AS not_reported, \
+         s.later - coalesce(k.reported_before_start, 0) AS planned_derived, \
+         s.total, coalesce(k.flagged, 0) AS flagged"
+    )
+}
+
 /// `judged`: each activity of `source` (`acts`: those in scope) with its status bucket for the year `year` (an SQL
 /// expression) and whether its follow-up is flagged. Buckets: the reported status; `no_status`
 /// for a note without a colour; without a follow-up `planned_derived` when the activity starts
@@ -157,7 +193,7 @@ pub struct GoalCountsRow {
 /// up to the plan's. Each activity counts once in each goal above its primary goal.
 pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
-    let scope = scope(&mut sql, plan_id);
+    let scope = linked_scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
     let linked = judged(&format!("{y}::int"), "linked_acts");
     let counts_j = counts("j");
@@ -167,38 +203,17 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
         .collect::<Vec<_>>()
         .join(", ");
     let sums_p = sums("p");
+    let (kept, taken) = kept_buckets();
+    let own = from_kept(&taken);
     let segment = "lpad(g.position::text, 10, '0') || g.id::text";
-    let reported = |b: &str| format!("sum(n) FILTER (WHERE bucket = '{b}') AS {b}");
-    let own = |b: &str| format!("coalesce(k.{b}, 0) AS {b}");
-    let (kp, kd, kc, ko, kn) = (
-        reported("planned"),
-        reported("delayed"),
-        reported("completed"),
-        reported("ongoing"),
-        reported("no_status"),
-    );
-    let (op, od, oc, oo, on) = (
-        own("planned"),
-        own("delayed"),
-        own("completed"),
-        own("ongoing"),
-        own("no_status"),
-    );
     // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors. The
-    // activities of the tree's plans are counted from the counts the triggers keep per primary
-    // goal (`goal_follow_up_counts`, `goal_start_counts`): those without a follow-up are the
-    // activities less the reported ones, `planned_derived` when the year is before their start.
-    // Only the activities carried on from other plans are read one by one. The tree walks touch
+    // tree's plans' activities are counted from the counts the triggers keep per primary goal;
+    // only the activities carried on from other plans are read one by one. The tree walks touch
     // only goals.
     sql.push(&format!(
         "WITH RECURSIVE {scope}, \
-         linked_acts AS ( \
-             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
-             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
-                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
-               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
          kept AS ( \
-             SELECT goal_id, {kp}, {kd}, {kc}, {ko}, {kn}, sum(n) AS reported, \
+             SELECT goal_id, {kept}, sum(n) AS reported, \
                     sum(n) FILTER (WHERE before_start) AS reported_before_start, \
                     sum(n) FILTER (WHERE flagged) AS flagged \
              FROM goal_follow_up_counts \
@@ -210,12 +225,7 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
              FROM goal_start_counts WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
              GROUP BY goal_id HAVING sum(n) > 0), \
          own AS ( \
-             SELECT s.goal_id, {op}, {od}, {oc}, {oo}, {on}, \
-                    s.total - coalesce(k.reported, 0) \
-                      - (s.later - coalesce(k.reported_before_start, 0)) AS not_reported, \
-                    s.later - coalesce(k.reported_before_start, 0) AS planned_derived, \
-                    s.total, coalesce(k.flagged, 0) AS flagged \
-             FROM starts s LEFT JOIN kept k ON k.goal_id = s.goal_id), \
+             SELECT s.goal_id, {own} FROM starts s LEFT JOIN kept k ON k.goal_id = s.goal_id), \
          per_goal AS ( \
              SELECT p.goal_id, {sums_p} FROM ( \
                  SELECT * FROM own \
@@ -279,28 +289,16 @@ pub struct YearCountsRow {
 
 pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
     let mut sql = Sql::new("");
-    let tree = plan_tree(&mut sql, plan_id);
+    let scope = linked_scope(&mut sql, plan_id);
     let (f, t) = (sql.bind(Value::Int(from)), sql.bind(Value::Int(to)));
     let linked = judged("y.year", "linked_acts");
     let counts_j = counts("j");
     let sums_p = sums("p");
-    let reported = |b: &str| format!("sum(n) FILTER (WHERE bucket = '{b}') AS {b}");
-    let own = |b: &str| format!("coalesce(k.{b}, 0) AS {b}");
-    let kept = ["planned", "delayed", "completed", "ongoing", "no_status"]
-        .map(reported)
-        .join(", ");
-    let owned = ["planned", "delayed", "completed", "ongoing", "no_status"]
-        .map(own)
-        .join(", ");
-    // As the summary's plan row, for every year: the tree's plans' activities from the kept
-    // counts, those carried on from other plans one by one.
+    let (kept, taken) = kept_buckets();
+    let own = from_kept(&taken);
+    // As the summary's plan row, for every year.
     sql.push(&format!(
-        "WITH RECURSIVE {tree}, \
-         linked_acts AS ( \
-             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
-             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
-                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
-               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
+        "WITH RECURSIVE {scope}, \
          years AS (SELECT year FROM generate_series({f}::int, {t}::int) AS y(year)), \
          kept AS ( \
              SELECT year, {kept}, sum(n) AS reported, \
@@ -316,13 +314,7 @@ pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
              FROM years y CROSS JOIN goal_start_counts s \
              WHERE s.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
              GROUP BY y.year), \
-         own AS ( \
-             SELECT s.year, {owned}, \
-                    s.total - coalesce(k.reported, 0) \
-                      - (s.later - coalesce(k.reported_before_start, 0)) AS not_reported, \
-                    s.later - coalesce(k.reported_before_start, 0) AS planned_derived, \
-                    s.total, coalesce(k.flagged, 0) AS flagged \
-             FROM starts s LEFT JOIN kept k ON k.year = s.year) \
+         own AS (SELECT s.year, {own} FROM starts s LEFT JOIN kept k ON k.year = s.year) \
          SELECT p.year, {sums_p} FROM ( \
              SELECT * FROM own \
              UNION ALL \
