@@ -82,7 +82,7 @@ fn json_error(
 /// the field).
 pub(crate) fn body_error(e: &serde_json::Error) -> ApiError {
     if e.is_data() {
-        ApiError::field(json_path_of(e), e.to_string())
+        shape_error(e)
     } else {
         ApiError::BadRequest(format!("the body is not valid JSON: {e}"))
     }
@@ -158,7 +158,7 @@ pub fn api_app_parts() -> (
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    openapi::add_common_responses(&mut doc);
+    openapi::finish_document(&mut doc);
     (app, doc)
 }
 

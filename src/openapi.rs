@@ -1,5 +1,6 @@
 //! The OpenAPI document: paths and schemas are collected from the registered handlers.
 
+use actix_web::dev::ResourceDef;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -80,11 +81,13 @@ fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-/// Adds the answers every `/api/v1` operation can give whatever its handler does (the
-/// handlers' own annotations list what the request can cause, this what the database and the
-/// body parsing can: an unreachable database; a body too large or of another media type),
-/// and states parameters as what they are on the wire.
-pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
+/// `If-Match`: `*` or a comma-separated list of entity tags (RFC 9110 §13.1.1).
+const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#;
+
+/// Completes the generated document with what holds for every `/api/v1` operation whatever
+/// its handler does: the answers the database and the body parsing can give (the handlers' own
+/// annotations list what the request can cause), and the parameters as they are on the wire.
+pub fn finish_document(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::schema::{Schema, SchemaType, Type};
     use utoipa::openapi::{RefOr, header::HeaderBuilder};
     let mut unavailable = problem_response(
@@ -116,13 +119,16 @@ pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            // A parameter is absent or a string: `null` in its schema would invite the text
-            // "null", which is neither.
             for parameter in operation.parameters.iter_mut().flatten() {
-                if let RefOr::T(parameter) = parameter
-                    && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
-                    && let SchemaType::Array(types) = &schema.schema_type
-                {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema else {
+                    continue;
+                };
+                // A parameter is absent or a string: `null` in its schema would invite the
+                // text "null", which is neither.
+                if let SchemaType::Array(types) = &schema.schema_type {
                     let types: Vec<Type> = types
                         .iter()
                         .filter(|t| **t != Type::Null)
@@ -132,6 +138,10 @@ pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
                         [one] => SchemaType::Type(one.clone()),
                         _ => SchemaType::Array(types),
                     };
+                }
+                // Every write's `If-Match` is read by `api::if_match`; its syntax is stated once.
+                if parameter.name == "If-Match" {
+                    schema.pattern = Some(IF_MATCH_PATTERN.to_owned());
                 }
             }
             let takes_body = operation.request_body.is_some();
@@ -154,12 +164,7 @@ pub fn add_common_responses(doc: &mut utoipa::openapi::OpenApi) {
 /// The document's path templates with their methods (HEAD wherever GET is): a request for a
 /// path that exists with a method it lacks is told which methods it has (405 with `Allow`), not
 /// that nothing is there.
-pub struct KnownPaths(Vec<(Vec<Segment>, Vec<&'static str>)>);
-
-enum Segment {
-    Literal(String),
-    Parameter,
-}
+pub struct KnownPaths(Vec<(ResourceDef, Vec<&'static str>)>);
 
 impl KnownPaths {
     pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
@@ -168,16 +173,6 @@ impl KnownPaths {
             .paths
             .iter()
             .map(|(template, item)| {
-                let segments = template
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Parameter
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
                 let methods = [
                     ("GET", item.get.is_some()),
                     ("HEAD", item.get.is_some()),
@@ -189,7 +184,8 @@ impl KnownPaths {
                 .into_iter()
                 .filter_map(|(m, has)| has.then_some(m))
                 .collect();
-                (segments, methods)
+                // OpenAPI's `{id}` templates are actix's own pattern syntax.
+                (ResourceDef::new(template.as_str()), methods)
             })
             .collect();
         KnownPaths(paths)
@@ -197,14 +193,9 @@ impl KnownPaths {
 
     /// The methods of the path template `path` matches, if any.
     pub fn methods(&self, path: &str) -> Option<&[&'static str]> {
-        let parts: Vec<&str> = path.split('/').collect();
-        self.0.iter().find_map(|(segments, methods)| {
-            let matches = segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| match s {
-                    Segment::Literal(l) => l == p,
-                    Segment::Parameter => !p.is_empty(),
-                });
-            matches.then_some(methods.as_slice())
-        })
+        self.0
+            .iter()
+            .find(|(template, _)| template.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
     }
 }

@@ -1,13 +1,13 @@
--- What the collaboration matrix reads of each activity, kept by triggers: its plan, the top-level
--- goal above its goal, and the municipalities taking part in it (any role, each once). A matrix
--- is then one pass over its plans' activities, not joins over every municipality's links.
+-- What the collaboration matrix needs of each activity, kept by triggers: its plan, the top-level
+-- goal above its goal, and the municipalities taking part in it (any role, each once). The plans'
+-- matrices below are kept from these rows; a report reads them directly only for the activities
+-- a plan carries on from another (by `activity_id`).
 CREATE TABLE activity_facets (
     activity_id    uuid PRIMARY KEY REFERENCES activities (id) ON DELETE CASCADE,
     plan_id        uuid NOT NULL,
     top_goal_id    uuid NOT NULL,
     municipalities uuid[] NOT NULL DEFAULT '{}'
 );
-CREATE INDEX activity_facets_plan_id_idx ON activity_facets (plan_id);
 
 -- The matrix of each plan's own activities, kept from the facets: a plan's matrix is the sum of
 -- its plans' rows, whatever the number of activities. Cells: activities of the plan under the

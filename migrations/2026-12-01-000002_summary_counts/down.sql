@@ -7,6 +7,7 @@ DROP TRIGGER follow_ups_summary_insert ON follow_ups;
 DROP FUNCTION count_activity_rows();
 DROP FUNCTION count_activity(uuid, uuid, uuid, integer, integer, text, integer);
 DROP FUNCTION count_follow_up_rows();
+DROP FUNCTION count_follow_ups(follow_ups[], integer);
 DROP FUNCTION follow_up_flagged(text, integer, integer, text, integer);
 DROP FUNCTION follow_up_before_start(integer, integer);
 DROP TABLE goal_start_counts;

@@ -37,6 +37,21 @@ LANGUAGE sql IMMUTABLE AS $$
                     OR (recurrence = 'none' AND end_year < year), false)
 $$;
 
+-- Counts follow-ups in (`sign` 1) or out of (-1) the counts, with their activities' dates.
+CREATE FUNCTION count_follow_ups(changed follow_ups[], sign integer) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO goal_follow_up_counts AS c
+        (plan_id, goal_id, year, bucket, before_start, flagged, n)
+    SELECT a.plan_id, a.goal_id, r.year, coalesce(r.status, 'no_status'),
+           follow_up_before_start(a.start_year, r.year),
+           follow_up_flagged(r.status, a.start_year, a.end_year, a.recurrence, r.year),
+           sign * count(*)
+    FROM unnest(changed) r JOIN activities a ON a.id = r.activity_id
+    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (plan_id, goal_id, year, bucket, before_start, flagged)
+    DO UPDATE SET n = c.n + excluded.n;
+$$;
+
 -- Follow-ups change a statement at a time (a batch, an import, an upsert): each statement's rows
 -- are counted in one grouped upsert. A statement trigger fires also when no row changed; it then
 -- does nothing, and takes no lock. When rows changed, their `log_change` triggers have taken the
@@ -60,28 +75,10 @@ BEGIN
     END IF;
     PERFORM 1 FROM data_version FOR NO KEY UPDATE;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO goal_follow_up_counts AS c
-            (plan_id, goal_id, year, bucket, before_start, flagged, n)
-        SELECT a.plan_id, a.goal_id, o.year, coalesce(o.status, 'no_status'),
-               follow_up_before_start(a.start_year, o.year),
-               follow_up_flagged(o.status, a.start_year, a.end_year, a.recurrence, o.year),
-               -count(*)
-        FROM old_rows o JOIN activities a ON a.id = o.activity_id
-        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT (plan_id, goal_id, year, bucket, before_start, flagged)
-        DO UPDATE SET n = c.n + excluded.n;
+        PERFORM count_follow_ups(ARRAY(SELECT o::follow_ups FROM old_rows o), -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO goal_follow_up_counts AS c
-            (plan_id, goal_id, year, bucket, before_start, flagged, n)
-        SELECT a.plan_id, a.goal_id, r.year, coalesce(r.status, 'no_status'),
-               follow_up_before_start(a.start_year, r.year),
-               follow_up_flagged(r.status, a.start_year, a.end_year, a.recurrence, r.year),
-               count(*)
-        FROM new_rows r JOIN activities a ON a.id = r.activity_id
-        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT (plan_id, goal_id, year, bucket, before_start, flagged)
-        DO UPDATE SET n = c.n + excluded.n;
+        PERFORM count_follow_ups(ARRAY(SELECT r::follow_ups FROM new_rows r), 1);
     END IF;
     RETURN NULL;
 END $$;

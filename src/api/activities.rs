@@ -782,7 +782,7 @@ pub async fn get_activity(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateActivity,
     responses(
@@ -851,7 +851,7 @@ pub async fn update_activity(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -914,7 +914,7 @@ pub async fn get_activity_actors(
     tag = "activities",
     params(
         ("id" = Uuid, Path, description = "Activity id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the activity this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the activity this change is based on"),
     ),
     request_body = Vec<ActorRoleInput>,
     responses(

@@ -348,7 +348,7 @@ pub async fn get_actor(
     tag = "actors",
     params(
         ("id" = Uuid, Path, description = "Actor id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateActor,
     responses(
@@ -407,7 +407,7 @@ pub async fn update_actor(
     tag = "actors",
     params(
         ("id" = Uuid, Path, description = "Actor id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -345,7 +345,7 @@ pub async fn get_follow_up(
     tag = "follow-ups",
     params(
         FollowUpPath,
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the follow-up this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up this change is based on"),
     ),
     request_body = PutFollowUp,
     responses(
@@ -410,7 +410,7 @@ pub async fn put_follow_up(
     tag = "follow-ups",
     params(
         FollowUpPath,
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the follow-up to delete"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the follow-up to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

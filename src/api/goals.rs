@@ -405,7 +405,7 @@ pub async fn get_goal(
     tag = "goals",
     params(
         ("id" = Uuid, Path, description = "Goal id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdateGoal,
     responses(
@@ -458,7 +458,7 @@ pub async fn update_goal(
     tag = "goals",
     params(
         ("id" = Uuid, Path, description = "Goal id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -322,7 +322,7 @@ pub async fn get_plan(
     tag = "plans",
     params(
         ("id" = Uuid, Path, description = "Plan id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version this change is based on"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version this change is based on"),
     ),
     request_body = UpdatePlan,
     responses(
@@ -378,7 +378,7 @@ pub async fn update_plan(
     tag = "plans",
     params(
         ("id" = Uuid, Path, description = "Plan id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#, description = "ETag of the version to delete"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the version to delete"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -32,25 +32,9 @@ fn plan_tree(sql: &mut Sql, plan_id: Uuid) -> String {
     )
 }
 
-/// `plan_tree` and `acts` (the activities in scope: those of the plans in the tree, and those
-/// of other plans the tree's plans carry on), for the front of a `WITH RECURSIVE`.
-fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
-    let tree = plan_tree(sql, plan_id);
-    format!(
-        "{tree}, \
-         acts AS ( \
-             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
-             WHERE a.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
-             UNION ALL \
-             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
-             WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
-                            WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
-               AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
-    )
-}
-
 /// `plan_tree` and `linked_acts`: the activities of other plans that the tree's plans carry on,
-/// the only ones the kept counts (`goal_follow_up_counts`, `goal_start_counts`) leave out.
+/// the only ones the kept counts (`goal_follow_up_counts`, `goal_start_counts`, the plans'
+/// matrices) leave out.
 fn linked_scope(sql: &mut Sql, plan_id: Uuid) -> String {
     let tree = plan_tree(sql, plan_id);
     format!(
@@ -60,6 +44,19 @@ fn linked_scope(sql: &mut Sql, plan_id: Uuid) -> String {
              WHERE a.id IN (SELECT pa.activity_id FROM plan_activities pa \
                             WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
                AND a.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree)))"
+    )
+}
+
+/// `plan_tree`, `linked_acts` and `acts`: the activities in scope, those of the plans in the
+/// tree and those they carry on, for the front of a `WITH RECURSIVE`.
+fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
+    let linked = linked_scope(sql, plan_id);
+    format!(
+        "{linked}, \
+         acts AS ( \
+             SELECT a.id, a.goal_id, a.start_year, a.end_year, a.recurrence FROM activities a \
+             WHERE a.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
+             UNION ALL SELECT * FROM linked_acts)"
     )
 }
 
@@ -85,8 +82,8 @@ fn from_kept(taken: &str) -> String {
     )
 }
 
-/// `judged`: each activity of `source` (`acts`: those in scope) with its status bucket for the year `year` (an SQL
-/// expression) and whether its follow-up is flagged. Buckets: the reported status; `no_status`
+/// `judged`: each activity of `source` (`acts`: those in scope) with its status bucket for the
+/// year `year` (an SQL expression) and whether its follow-up is flagged. Buckets: the reported status; `no_status`
 /// for a note without a colour; without a follow-up `planned_derived` when the activity starts
 /// after the year, else `not_reported`. Flagged as in `domain::status_warnings`.
 fn judged(year: &str, source: &str) -> String {
@@ -490,18 +487,16 @@ fn top_goals() -> String {
     )
 }
 
-/// `plan_tree`, `linked` (the facets of activities of other plans that the tree's plans carry
-/// on) and `columns`: per top-level goal, the activities under it, those with a municipality and
-/// the (municipality, activity) pairs, summed over the tree's plans' kept matrices.
+/// `plan_tree`, `linked_acts`, `linked` (their facets) and `columns`: per top-level goal, the
+/// activities under it, those with a municipality and the (municipality, activity) pairs, summed
+/// over the tree's plans' kept matrices.
 fn matrix_scope(sql: &mut Sql, plan_id: Uuid) -> String {
-    let tree = plan_tree(sql, plan_id);
+    let linked = linked_scope(sql, plan_id);
     format!(
-        "{tree}, \
+        "{linked}, \
          linked AS ( \
-             SELECT f.top_goal_id, f.municipalities FROM activity_facets f \
-             WHERE f.activity_id IN (SELECT pa.activity_id FROM plan_activities pa \
-                                     WHERE pa.plan_id = ANY(ARRAY(SELECT id FROM plan_tree))) \
-               AND f.plan_id <> ALL(ARRAY(SELECT id FROM plan_tree))), \
+             SELECT f.top_goal_id, f.municipalities \
+             FROM linked_acts l JOIN activity_facets f ON f.activity_id = l.id), \
          columns AS ( \
              SELECT top_goal_id, sum(activities)::bigint AS activities, \
                     sum(with_municipality)::bigint AS with_municipality, \

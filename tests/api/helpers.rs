@@ -251,6 +251,30 @@ impl TestApp {
             .expect("connect to test database")
     }
 
+    /// Runs a statement on this test's database, as a loader or an operator would.
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.db().await;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The one text column `v` of a query's one row on this test's database.
+    pub async fn text_of(&self, sql: &str) -> String {
+        #[derive(diesel::prelude::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query(sql)
+            .get_result::<Text>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .v
+    }
+
     /// `SELECT count(*) FROM <table>` on this test's database.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::prelude::QueryableByName)]

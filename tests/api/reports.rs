@@ -919,17 +919,11 @@ async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
     let app = TestApp::spawn_seeded().await;
     // The 2024 plan carries on an activity of the handlingsplan instead of copying it.
     let carried = seeded_activity(HANDLINGSPLAN, "a001");
-    {
-        use diesel_async::RunQueryDsl;
-        let mut conn = app.db().await;
-        diesel::sql_query(format!(
-            "INSERT INTO plan_activities (plan_id, activity_id) VALUES ('{}', '{carried}')",
-            seed::plan_id(PLAN)
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    }
+    app.execute(&format!(
+        "INSERT INTO plan_activities (plan_id, activity_id) VALUES ('{}', '{carried}')",
+        seed::plan_id(PLAN)
+    ))
+    .await;
     let report = summary(&app, PLAN, 2024, "").await;
     let own = plan_file(PLAN)["activities"].as_array().unwrap().len() as i64;
     assert_eq!(report["plan"]["total"], own + 1);
@@ -983,14 +977,7 @@ async fn an_activity_a_later_plan_carries_on_counts_once_under_its_own_goal() {
 /// `plan_matrix_columns`), and the same computed afresh from activities, goals, actors and links:
 /// one line per row, in key order.
 async fn kept_and_fresh(app: &TestApp) -> (String, String) {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::prelude::QueryableByName)]
-    struct Text {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        v: String,
-    }
-    let mut conn = app.db().await;
-    let kept = diesel::sql_query(
+    let kept = app.text_of(
         "SELECT concat_ws(E'\n', \
              (SELECT string_agg(concat_ws('|', activity_id, plan_id, top_goal_id, municipalities), \
                                 E'\n' ORDER BY activity_id) FROM activity_facets), \
@@ -1000,10 +987,8 @@ async fn kept_and_fresh(app: &TestApp) -> (String, String) {
                                           participations), \
                                 E'\n' ORDER BY plan_id, top_goal_id) FROM plan_matrix_columns)) AS v",
     )
-    .get_result::<Text>(&mut conn)
-    .await
-    .expect("kept");
-    let fresh = diesel::sql_query(
+    .await;
+    let fresh = app.text_of(
         "WITH RECURSIVE down(id, top) AS ( \
              SELECT id, id FROM goals WHERE parent_id IS NULL \
              UNION ALL SELECT g.id, d.top FROM goals g JOIN down d ON g.parent_id = d.id), \
@@ -1021,10 +1006,8 @@ async fn kept_and_fresh(app: &TestApp) -> (String, String) {
               FROM (SELECT plan_id, top, count(*) AS n, count(*) FILTER (WHERE ms <> '{}') AS w, \
                            sum(cardinality(ms)) AS p FROM f GROUP BY 1, 2) c)) AS v",
     )
-    .get_result::<Text>(&mut conn)
-    .await
-    .expect("fresh");
-    (kept.v, fresh.v)
+    .await;
+    (kept, fresh)
 }
 
 async fn patched(app: &TestApp, path: &str, body: Value) {
@@ -1246,15 +1229,9 @@ async fn the_matrix_follows_moved_goals_changed_links_and_actors_that_become_mun
 /// The summary's counts as the triggers keep them (`goal_follow_up_counts`, `goal_start_counts`,
 /// rows fallen to zero left out), and the same counted afresh from activities and follow-ups.
 async fn summary_counts_kept_and_fresh(app: &TestApp) -> (String, String) {
-    use diesel_async::RunQueryDsl;
-    #[derive(diesel::prelude::QueryableByName)]
-    struct Text {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        v: String,
-    }
-    let mut conn = app.db().await;
-    let kept = diesel::sql_query(
-        "SELECT concat_ws(E'\\n', \
+    let kept = app
+        .text_of(
+            "SELECT concat_ws(E'\\n', \
              (SELECT string_agg(concat_ws('|', plan_id, goal_id, year, bucket, before_start, \
                                           flagged, n), E'\\n' \
                                 ORDER BY plan_id, goal_id, year, bucket, before_start, flagged) \
@@ -1262,11 +1239,9 @@ async fn summary_counts_kept_and_fresh(app: &TestApp) -> (String, String) {
              (SELECT string_agg(concat_ws('|', plan_id, goal_id, start_year, n), E'\\n' \
                                 ORDER BY plan_id, goal_id, start_year) \
               FROM goal_start_counts WHERE n <> 0)) AS v",
-    )
-    .get_result::<Text>(&mut conn)
-    .await
-    .expect("kept");
-    let fresh = diesel::sql_query(
+        )
+        .await;
+    let fresh = app.text_of(
         "SELECT concat_ws(E'\\n', \
              (SELECT string_agg(concat_ws('|', plan_id, goal_id, year, bucket, before_start, \
                                           flagged, n), E'\\n' \
@@ -1284,10 +1259,8 @@ async fn summary_counts_kept_and_fresh(app: &TestApp) -> (String, String) {
               FROM (SELECT plan_id, goal_id, coalesce(start_year, 0) AS start_year, count(*) AS n \
                     FROM activities GROUP BY 1, 2, 3) c)) AS v",
     )
-    .get_result::<Text>(&mut conn)
-    .await
-    .expect("fresh");
-    (kept.v, fresh.v)
+    .await;
+    (kept, fresh)
 }
 
 /// The summary reads the counts per goal that triggers keep from follow-ups and the activities'
@@ -1374,18 +1347,12 @@ async fn the_summary_follows_follow_ups_and_the_activities_dates() {
     );
     // Changed, a note without a colour, and a batch over several activities and years.
     put(a.clone(), 2029, json!({"status": "completed"})).await;
-    {
-        // A note without a colour, as the seed loads them (the API always takes a status).
-        use diesel_async::RunQueryDsl;
-        let mut conn = app.db().await;
-        diesel::sql_query(format!(
-            "INSERT INTO follow_ups (id, activity_id, year, status, comment, reported_by) \
+    // A note without a colour, as the seed loads them (the API always takes a status).
+    app.execute(&format!(
+        "INSERT INTO follow_ups (id, activity_id, year, status, comment, reported_by) \
              VALUES (gen_random_uuid(), '{c}', 2029, NULL, 'Inväntar beslut', 'seed')"
-        ))
-        .execute(&mut conn)
-        .await
-        .expect("colourless note");
-    }
+    ))
+    .await;
     json_ok(
         app.post(
             "/api/v1/follow-ups/batch",
