@@ -112,8 +112,11 @@ fn init_tracing(config: Option<&Config>) {
             .with_writer(std::io::stderr)
             .init();
     } else {
+        // Colours for a terminal only: a log redirected to a file stays plain text.
+        use std::io::IsTerminal;
         fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .init();
     }
