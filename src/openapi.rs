@@ -1,5 +1,7 @@
 //! The OpenAPI document: paths and schemas are collected from the registered handlers.
 
+mod headers;
+
 use actix_web::dev::ResourceDef;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -7,7 +9,17 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "kulturplan"),
+    servers((url = "/", description = "The service that serves this document; every path carries its `/api/v1` prefix")),
     modifiers(&BearerAuth),
+    // Query parameter types: utoipa collects the schemas of bodies by itself, not these.
+    components(schemas(
+        crate::api::csv::Format,
+        crate::api::actors::ActorSort,
+        crate::api::reports::GroupBy,
+        crate::db::activity_list::ActivitySort,
+        crate::db::activity_list::StatusFilter,
+        crate::db::goals::GoalSort,
+    )),
     tags(
         (name = "plans", description = "Culture plans and the implementation/action plans that belong to them"),
         (name = "goals", description = "Goal trees: objectives, priorities, themes, strategic directions"),
@@ -37,17 +49,6 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .description(Some(
                         "HS256 JWT from `POST /api/v1/auth/token` or `kulturplan token`; scopes in the `scope` claim",
-                    ))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "client_basic",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Basic)
-                    .description(Some(
-                        "An integration client's `client_id` and `client_secret`, for `POST /api/v1/auth/token` only",
                     ))
                     .build(),
             ),
@@ -88,22 +89,12 @@ const IF_MATCH_PATTERN: &str = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#;
 /// its handler does: the answers the database and the body parsing can give (the handlers' own
 /// annotations list what the request can cause), and the parameters as they are on the wire.
 pub fn finish_document(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{Schema, SchemaType, Type};
-    use utoipa::openapi::{RefOr, header::HeaderBuilder};
-    let mut unavailable = problem_response(
+    let unavailable = problem_response(
         "The database is unreachable (`/problems/unavailable`), or a write's connection broke \
          while it committed and whether it was applied could not be learned \
          (`/problems/outcome-unknown`); retry after `Retry-After` seconds",
-    );
-    unavailable.headers.insert(
-        "Retry-After".to_owned(),
-        HeaderBuilder::new()
-            .schema(Some(
-                utoipa::openapi::ObjectBuilder::new().schema_type(Type::Integer),
-            ))
-            .description(Some("Seconds to wait before retrying"))
-            .build()
-            .into(),
     );
     let too_large = problem_response("The body exceeds the operation's limit");
     let media_type = problem_response("The body is not of the media type the operation takes");
@@ -159,6 +150,7 @@ pub fn finish_document(doc: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+    headers::document(doc);
 }
 
 /// The document's path templates with their methods (HEAD wherever GET is): a request for a

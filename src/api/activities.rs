@@ -14,8 +14,9 @@ use super::cache;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use super::follow_ups::FollowUp;
 use super::goals::Goal;
+use super::lists::ActivityList;
 use super::plans::Plan;
-use super::{ListResponse, created, double_option, if_match, ok_with_etag};
+use super::{created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::activities::{self as db, ActivityChanges, ActivityRow, ActorLink, NewActivity};
@@ -261,7 +262,6 @@ pub struct ListActivitiesQuery {
     pub role: Option<Role>,
     /// With `year`: the status of that year's follow-up; `no_status` for a follow-up without a
     /// colour, `not_reported` for none.
-    #[param(inline)]
     pub status: Option<StatusFilter>,
     /// The follow-up year for `status` and for `embed=follow_ups`.
     #[param(minimum = 1900, maximum = 2100, example = 2024)]
@@ -281,7 +281,6 @@ pub struct ListActivitiesQuery {
     pub q: Option<String>,
     /// `position` (default), `title`, `-title`, `start_year`, `-start_year`, `code`,
     /// `updated_at`, `relevance` (needs `q`).
-    #[param(inline)]
     pub sort: Option<ActivitySort>,
     /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
     #[param(example = "goal,actors,follow_ups")]
@@ -295,7 +294,6 @@ pub struct ListActivitiesQuery {
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header). CSV
     /// always carries the goal, plan, actors and follow-up, flattened.
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -571,7 +569,7 @@ async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
     params(ListActivitiesQuery),
     responses(
         (status = 200, description = "A page of activities", content(
-            (ListResponse<Activity> = "application/json"),
+            (ActivityList = "application/json"),
             (String = "text/csv"),
         ), headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
@@ -639,7 +637,7 @@ pub async fn list_activities(
             }
         })
         .await?;
-    let body = ListResponse {
+    let body = ActivityList {
         items,
         next_cursor,
         total,
@@ -895,6 +893,7 @@ pub async fn delete_activity(
 pub async fn get_activity_actors(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
@@ -906,7 +905,7 @@ pub async fn get_activity_actors(
         .remove(&id)
         .unwrap_or_default();
     let body: Vec<ActivityActor> = links.into_iter().map(ActivityActor::from).collect();
-    Ok(ok_with_etag(activity.version, &body))
+    Ok(cache::versioned(&req, activity.version, &body))
 }
 
 /// Replace the actors of an activity. Honours `If-Match` (the activity's ETag).

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
-use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
+use super::lists::ActorList;
+use super::{cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::actors::{self as db, ActorChanges, ActorFilter, ActorRow, NewActor};
@@ -135,7 +136,7 @@ pub struct UpdateActor {
     pub email: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 pub enum ActorSort {
     #[default]
     #[serde(rename = "name")]
@@ -157,7 +158,6 @@ pub struct ListActorsQuery {
     #[param(example = "främjande", max_length = 200)]
     pub q: Option<String>,
     /// `name` (default, Swedish order) or `-name`.
-    #[param(inline)]
     pub sort: Option<ActorSort>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -165,7 +165,6 @@ pub struct ListActorsQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -209,7 +208,7 @@ fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
     params(ListActorsQuery),
     responses(
         (status = 200, description = "A page of actors", content(
-            (ListResponse<Actor> = "application/json"),
+            (ActorList = "application/json"),
             (String = "text/csv"),
         ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
@@ -253,7 +252,7 @@ pub async fn list_actors(
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.name.clone(), r.id));
     let items = rows.into_iter().map(Actor::from).collect::<Vec<_>>();
-    let body = ListResponse::new(items, next_cursor);
+    let body = ActorList::new(items, next_cursor);
     csv::reply(
         representation,
         cache::builder(etag),
@@ -335,12 +334,13 @@ pub async fn create_actor(
 pub async fn get_actor(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let mut conn = state.pool.get().await?;
     let row = db::get(&mut conn, id.into_inner()).await?;
-    Ok(ok_with_etag(row.version, &Actor::from(row)))
+    Ok(cache::versioned(&req, row.version, &Actor::from(row)))
 }
 
 /// Change some fields of an actor. Honours `If-Match`.

@@ -1,12 +1,12 @@
 //! `/api/v1/changes`: the change feed pulling systems follow to stay in sync.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::cache;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
 use crate::AppState;
 use crate::auth::Auth;
@@ -19,7 +19,7 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 /// What changed: the API's name of the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeEntity {
     Plan,
@@ -65,7 +65,7 @@ impl ChangeEntity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeOp {
     Create,
@@ -178,7 +178,6 @@ pub struct ChangesQuery {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `csv` for CSV (as `Accept: text/csv`; the next cursor is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -231,6 +230,10 @@ pub async fn list_changes(
         None => (0, 0),
     };
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified_with(etag, cache::REVALIDATE));
+    }
     let mut rows = db::after(&mut conn, since.0, since.1, limit + 1).await?;
     drop(conn);
     let has_more = rows.len() as i64 > limit;
@@ -245,11 +248,9 @@ pub async fn list_changes(
         next_cursor: encode_cursor(&last),
         has_more,
     };
-    let mut builder = HttpResponse::Ok();
-    builder.insert_header((header::CACHE_CONTROL, "no-store"));
     csv::reply(
         representation,
-        builder,
+        cache::builder_with(etag, cache::REVALIDATE),
         &req,
         &body,
         || Table::of("changes.csv", &body.items),

@@ -1,13 +1,14 @@
 //! `/api/v1/clients`: integration clients (service accounts) that get tokens with client credentials.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::body::JsonObject;
-use super::{ListResponse, created, ok_with_etag};
+use super::lists::ClientList;
+use super::{cache, created};
 use crate::AppState;
 use crate::auth::{Auth, hash_client_secret, new_client_secret, run_hashing};
 use crate::db::clients::{self as db, ClientRow, NewClient};
@@ -136,7 +137,7 @@ async fn fresh_secret() -> ApiResult<(String, String)> {
     tag = "clients",
     params(ListClientsQuery),
     responses(
-        (status = 200, description = "A page of clients", body = ListResponse<Client>),
+        (status = 200, description = "A page of clients", body = ClientList),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `admin`", body = Problem, content_type = "application/problem+json"),
@@ -148,6 +149,7 @@ async fn fresh_secret() -> ApiResult<(String, String)> {
 pub async fn list_clients(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<ListClientsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Admin)?;
@@ -156,10 +158,11 @@ pub async fn list_clients(
     let mut conn = state.pool.get().await?;
     let rows = db::list(&mut conn, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.created_at, r.id));
-    Ok(HttpResponse::Ok().json(ListResponse::new(
+    let body = ClientList::new(
         rows.into_iter().map(Client::from).collect::<Vec<_>>(),
         next_cursor,
-    )))
+    );
+    cache::by_content(&req, cache::PRIVATE, &body)
 }
 
 /// Create an integration client. The answer carries its secret, shown this once.
@@ -229,12 +232,18 @@ fn dedup(scopes: Vec<Scope>) -> Vec<Scope> {
 pub async fn get_client(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Admin)?;
     let mut conn = state.pool.get().await?;
     let row = db::get(&mut conn, id.into_inner()).await?;
-    Ok(ok_with_etag(row.version, &Client::from(row)))
+    Ok(cache::versioned_with(
+        &req,
+        row.version,
+        &Client::from(row),
+        cache::PRIVATE,
+    ))
 }
 
 /// Revoke an integration client: its secret and every token issued to it stop working at once.

@@ -103,7 +103,6 @@ pub struct CollaborationsQuery {
     pub year: Option<i32>,
     /// The status of the follow-up shown; `no_status` for one without a colour, `not_reported`
     /// for none.
-    #[param(inline)]
     pub status: Option<StatusFilter>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -111,7 +110,6 @@ pub struct CollaborationsQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,

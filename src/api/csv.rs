@@ -16,7 +16,7 @@ pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The `format` query parameter: overrides the `Accept` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Json,

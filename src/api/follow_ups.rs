@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
-use super::{ListResponse, cache, if_match, ok_with_etag, version_etag};
+use super::lists::FollowUpList;
+use super::{cache, if_match, version_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::activities::{ActivityDates, ActivityRow};
@@ -82,27 +83,53 @@ pub struct PutFollowUp {
     pub comment: Option<String>,
 }
 
+/// What the history keeps of a follow-up at one moment.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FollowUpSnapshot {
+    /// Null for a note recorded without a colour.
+    #[schema(required = true)]
+    pub status: Option<FollowUpStatus>,
+    #[schema(required = true)]
+    pub comment: Option<String>,
+    /// The token subject that reported it; absent where the seed loader wrote the entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<String>,
+    /// The follow-up's version; absent where the seed loader wrote the entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+}
+
 /// One change of a follow-up.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FollowUpChange {
     pub changed_by: String,
     pub changed_at: DateTime<Utc>,
     /// The follow-up before the change; null when it was created.
-    #[schema(value_type = Option<Object>)]
-    pub before: Option<serde_json::Value>,
+    #[schema(required = true)]
+    pub before: Option<FollowUpSnapshot>,
     /// The follow-up after the change; null when it was deleted.
-    #[schema(value_type = Option<Object>)]
-    pub after: Option<serde_json::Value>,
+    #[schema(required = true)]
+    pub after: Option<FollowUpSnapshot>,
 }
 
-impl From<HistoryRow> for FollowUpChange {
-    fn from(row: HistoryRow) -> Self {
-        FollowUpChange {
+impl TryFrom<HistoryRow> for FollowUpChange {
+    type Error = ApiError;
+
+    /// The history's JSON is written by `db::follow_ups` in this shape; anything else is a bug
+    /// of ours, answered as one.
+    fn try_from(row: HistoryRow) -> ApiResult<Self> {
+        let snapshot = |value: Option<serde_json::Value>| {
+            value
+                .map(serde_json::from_value::<FollowUpSnapshot>)
+                .transpose()
+                .map_err(ApiError::internal)
+        };
+        Ok(FollowUpChange {
             changed_by: row.changed_by,
             changed_at: row.changed_at,
-            before: row.before,
-            after: row.after,
-        }
+            before: snapshot(row.before)?,
+            after: snapshot(row.after)?,
+        })
     }
 }
 
@@ -175,7 +202,6 @@ pub struct ListFollowUpsQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -215,7 +241,7 @@ impl CsvRecord for FollowUp {
     params(ListFollowUpsQuery),
     responses(
         (status = 200, description = "A page of follow-ups", content(
-            (ListResponse<FollowUp> = "application/json"),
+            (FollowUpList = "application/json"),
             (String = "text/csv"),
         ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
@@ -266,7 +292,7 @@ pub async fn list_follow_ups(
             )
         })
         .collect::<Vec<_>>();
-    let body = ListResponse::new(items, next_cursor);
+    let body = FollowUpList::new(items, next_cursor);
     csv::reply(
         representation,
         cache::builder(etag),
@@ -294,18 +320,23 @@ pub async fn list_follow_ups(
 pub async fn list_activity_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let id = id.into_inner();
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     let activity = crate::db::activities::get(&mut conn, id).await?;
     let rows = db::for_activity(&mut conn, id).await?;
     let body: Vec<FollowUp> = rows
         .into_iter()
         .map(|row| FollowUp::new(row, &activity))
         .collect();
-    Ok(HttpResponse::Ok().json(body))
+    Ok(cache::ok(etag, &body))
 }
 
 /// The follow-up of an activity for a year.
@@ -326,6 +357,7 @@ pub async fn list_activity_follow_ups(
 pub async fn get_follow_up(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<FollowUpPath>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
@@ -334,7 +366,11 @@ pub async fn get_follow_up(
     let mut conn = state.pool.get().await?;
     let activity = crate::db::activities::get(&mut conn, id).await?;
     let row = db::get(&mut conn, id, year).await?;
-    Ok(ok_with_etag(row.version, &FollowUp::new(row, &activity)))
+    Ok(cache::versioned(
+        &req,
+        row.version,
+        &FollowUp::new(row, &activity),
+    ))
 }
 
 /// Report the status of an activity for a year (idempotent upsert).
@@ -463,19 +499,24 @@ pub async fn delete_follow_up(
 pub async fn get_follow_up_history(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<FollowUpPath>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let FollowUpPath { id, year } = path.into_inner();
     check_year(year)?;
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     crate::db::activities::get(&mut conn, id).await?;
     let rows = db::history(&mut conn, id, year).await?;
-    Ok(HttpResponse::Ok().json(
-        rows.into_iter()
-            .map(FollowUpChange::from)
-            .collect::<Vec<_>>(),
-    ))
+    let changes = rows
+        .into_iter()
+        .map(FollowUpChange::try_from)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(cache::ok(etag, &changes))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
-use super::{ListResponse, cache, created, double_option, if_match, ok_with_etag};
+use super::lists::GoalList;
+use super::{cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::goals::{self as db, GoalChanges, GoalFilter, GoalKey, GoalRow, GoalSort, NewGoal};
@@ -165,7 +166,6 @@ pub struct ListGoalsQuery {
     #[param(example = "hälsa", max_length = 200)]
     pub q: Option<String>,
     /// `position` (default), `code` (numeric: 4.2 before 4.10) or `title` (Swedish order).
-    #[param(inline)]
     pub sort: Option<GoalSort>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -173,7 +173,6 @@ pub struct ListGoalsQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -211,7 +210,7 @@ fn check_goal(
     params(ListGoalsQuery),
     responses(
         (status = 200, description = "A page of goals", content(
-            (ListResponse<Goal> = "application/json"),
+            (GoalList = "application/json"),
             (String = "text/csv"),
         ), headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
@@ -255,7 +254,7 @@ pub async fn list_goals(
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| r.key(sort));
     let items = rows.into_iter().map(Goal::from).collect::<Vec<_>>();
-    let body = ListResponse::new(items, next_cursor);
+    let body = GoalList::new(items, next_cursor);
     csv::reply(
         representation,
         cache::builder(etag),
@@ -283,17 +282,25 @@ pub async fn list_goals(
 pub async fn get_goal_tree(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let plan_id = id.into_inner();
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     crate::db::plans::get(&mut conn, plan_id).await?;
     let rows = db::of_plan(&mut conn, plan_id).await?;
-    Ok(HttpResponse::Ok().json(GoalTree {
-        plan_id,
-        goals: build_tree(rows),
-    }))
+    Ok(cache::ok(
+        etag,
+        &GoalTree {
+            plan_id,
+            goals: build_tree(rows),
+        },
+    ))
 }
 
 /// Nests goals under their parents, keeping the order of `rows` among siblings.
@@ -392,12 +399,13 @@ pub async fn create_goal(
 pub async fn get_goal(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let mut conn = state.pool.get().await?;
     let row = db::get(&mut conn, id.into_inner()).await?;
-    Ok(ok_with_etag(row.version, &Goal::from(row)))
+    Ok(cache::versioned(&req, row.version, &Goal::from(row)))
 }
 
 /// Change some fields of a goal. Honours `If-Match`.

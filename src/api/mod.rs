@@ -11,6 +11,7 @@ pub mod follow_up_batches;
 pub mod follow_ups;
 pub mod goals;
 pub mod health;
+pub mod lists;
 pub mod plans;
 pub mod report_cache;
 pub mod reports;
@@ -19,30 +20,8 @@ pub mod token;
 use actix_web::http::header::{self, EntityTag, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::error::ApiResult;
-
-/// A page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListResponse<T: ToSchema> {
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; null on the last page.
-    pub next_cursor: Option<String>,
-    /// How many items match in all, when asked for with `count=true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-}
-
-impl<T: ToSchema> ListResponse<T> {
-    pub fn new(items: Vec<T>, next_cursor: Option<String>) -> Self {
-        ListResponse {
-            items,
-            next_cursor,
-            total: None,
-        }
-    }
-}
 
 /// The strong ETag of a versioned row.
 pub fn version_etag(version: i32) -> EntityTag {
@@ -139,16 +118,31 @@ pub mod cache {
         }
     }
 
-    fn headers(mut builder: HttpResponseBuilder, etag: EntityTag) -> HttpResponseBuilder {
+    /// Answers about integration clients are the administrator's alone: no shared cache keeps
+    /// them, and a private copy is revalidated before every use.
+    pub const PRIVATE: &str = "private, no-cache";
+    /// Kept by any cache but revalidated before every use (the change feed, whose pollers want
+    /// the newest answer at the cost of a 304).
+    pub const REVALIDATE: &str = "no-cache";
+
+    fn headers(
+        mut builder: HttpResponseBuilder,
+        etag: EntityTag,
+        cache_control: &'static str,
+    ) -> HttpResponseBuilder {
         builder
             .insert_header(header::ETag(etag))
-            .insert_header((header::CACHE_CONTROL, CACHE_CONTROL))
+            .insert_header((header::CACHE_CONTROL, cache_control))
             .insert_header((header::VARY, VARY));
         builder
     }
 
     pub fn not_modified(etag: EntityTag) -> HttpResponse {
-        headers(HttpResponse::NotModified(), etag).finish()
+        not_modified_with(etag, CACHE_CONTROL)
+    }
+
+    pub fn not_modified_with(etag: EntityTag, cache_control: &'static str) -> HttpResponse {
+        headers(HttpResponse::NotModified(), etag, cache_control).finish()
     }
 
     pub fn ok<T: Serialize>(etag: EntityTag, body: &T) -> HttpResponse {
@@ -157,16 +151,61 @@ pub mod cache {
 
     /// A 200 with the caching headers, for a body of any media type.
     pub fn builder(etag: EntityTag) -> HttpResponseBuilder {
-        headers(HttpResponse::Ok(), etag)
+        builder_with(etag, CACHE_CONTROL)
+    }
+
+    pub fn builder_with(etag: EntityTag, cache_control: &'static str) -> HttpResponseBuilder {
+        headers(HttpResponse::Ok(), etag, cache_control)
     }
 
     /// 304 when `If-None-Match` holds the row's version ETag, else 200 with the body.
     pub fn versioned<T: Serialize>(req: &HttpRequest, version: i32, body: &T) -> HttpResponse {
-        let etag = super::version_etag(version);
+        versioned_with(req, version, body, CACHE_CONTROL)
+    }
+
+    /// [`versioned`] with a `Cache-Control` of its own.
+    pub fn versioned_with<T: Serialize>(
+        req: &HttpRequest,
+        version: i32,
+        body: &T,
+        cache_control: &'static str,
+    ) -> HttpResponse {
+        answer(req, super::version_etag(version), cache_control, body)
+    }
+
+    /// 304 when `If-None-Match` holds `etag`, else 200 with the body; both with the caching
+    /// headers.
+    pub fn answer<T: Serialize>(
+        req: &HttpRequest,
+        etag: EntityTag,
+        cache_control: &'static str,
+        body: &T,
+    ) -> HttpResponse {
         if fresh(req, &etag) {
-            not_modified(etag)
+            not_modified_with(etag, cache_control)
         } else {
-            ok(etag, body)
+            builder_with(etag, cache_control).json(body)
         }
+    }
+
+    /// For data the data version does not follow (integration clients): the ETag is a hash of
+    /// the body itself, so it changes exactly when the answer does.
+    pub fn by_content<T: Serialize>(
+        req: &HttpRequest,
+        cache_control: &'static str,
+        body: &T,
+    ) -> crate::error::ApiResult<HttpResponse> {
+        use sha2::Digest as _;
+        let bytes = serde_json::to_vec(body).map_err(crate::error::ApiError::internal)?;
+        let digest = sha2::Sha256::digest(&bytes);
+        let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = EntityTag::new_strong(format!("c{tag}"));
+        Ok(if fresh(req, &etag) {
+            not_modified_with(etag, cache_control)
+        } else {
+            builder_with(etag, cache_control)
+                .content_type("application/json")
+                .body(bytes)
+        })
     }
 }

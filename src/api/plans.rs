@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::body::JsonObject;
 use super::csv::{self, CsvRecord, Format, Representation, Table};
-use super::{ListResponse, created, double_option, if_match, ok_with_etag};
+use super::lists::PlanList;
+use super::{cache, created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::pagination::{Page, finish};
@@ -164,7 +165,6 @@ pub struct ListPlansQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `csv` for CSV (as `Accept: text/csv`; the next page is in the `Link` header).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -196,7 +196,7 @@ fn check_plan(
     params(ListPlansQuery),
     responses(
         (status = 200, description = "A page of plans", content(
-            (ListResponse<Plan> = "application/json"),
+            (PlanList = "application/json"),
             (String = "text/csv"),
         )),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
@@ -223,16 +223,20 @@ pub async fn list_plans(
         status: query.status,
     };
     let mut conn = state.pool.get().await?;
+    let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
     let rows = db::list(&mut conn, &filter, &page).await?;
     let (rows, next_cursor) = finish(rows, page.limit, |r| (r.first_year, r.id));
-    let body = ListResponse {
+    let body = PlanList {
         items: rows.into_iter().map(Plan::from).collect::<Vec<_>>(),
         next_cursor,
         total: None,
     };
     csv::reply(
         representation,
-        HttpResponse::Ok(),
+        cache::builder(etag),
         &req,
         &body,
         || Table::of("plans.csv", &body.items),
@@ -309,12 +313,13 @@ pub async fn create_plan(
 pub async fn get_plan(
     auth: Auth,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let mut conn = state.pool.get().await?;
     let row = db::get(&mut conn, id.into_inner()).await?;
-    Ok(ok_with_etag(row.version, &Plan::from(row)))
+    Ok(cache::versioned(&req, row.version, &Plan::from(row)))
 }
 
 /// Change some fields of a plan. Honours `If-Match`.

@@ -201,10 +201,8 @@ pub struct SummaryQuery {
     #[param(required = true, minimum = 1900, maximum = 2100, example = 2024)]
     pub year: Option<i32>,
     /// Add the plan's counts per responsible actor or per municipality.
-    #[param(inline)]
     pub group_by: Option<GroupBy>,
     /// `csv` for CSV (as `Accept: text/csv`).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -240,7 +238,6 @@ pub struct TrendQuery {
     #[param(minimum = 1900, maximum = 2100, example = 2027)]
     pub to: Option<i32>,
     /// `csv` for CSV (as `Accept: text/csv`).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -276,7 +273,6 @@ pub struct MissingQuery {
     #[param(required = true, minimum = 1900, maximum = 2100, example = 2024)]
     pub year: Option<i32>,
     /// `csv` for CSV (as `Accept: text/csv`).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -335,7 +331,6 @@ pub struct MatrixQuery {
     /// Count only this role (default: any role).
     pub role: Option<Role>,
     /// `csv` for CSV (as `Accept: text/csv`).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,
@@ -393,7 +388,6 @@ pub struct NetworkQuery {
     /// Count only this role (default: any role).
     pub role: Option<Role>,
     /// `csv` for CSV (as `Accept: text/csv`).
-    #[param(inline)]
     pub format: Option<Format>,
     /// CSV in the dialect a Swedish Excel opens: UTF-8 BOM, `;` separators.
     pub excel: Option<bool>,

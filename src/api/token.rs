@@ -28,15 +28,20 @@ const GRANT_TYPE: &str = "client_credentials";
     "client_id": "5b0c2f7e-8d7a-4a0e-9d1f-2a6c3e4b5d60", "client_secret": "q2H0b7yXo3mW0x3Vb4sQ9dK1nR8tU6eZ5aC2fG7hJ4k"
 }))]
 pub struct TokenRequest {
-    /// Always `client_credentials`.
-    #[schema(pattern = "^client_credentials$")]
-    pub grant_type: String,
+    pub grant_type: GrantType,
     /// Space-separated scopes, narrowing the client's own; all of the client's scopes when absent.
     pub scope: Option<String>,
     /// When not sent as HTTP Basic.
     pub client_id: Option<Uuid>,
     /// When not sent as HTTP Basic.
     pub client_secret: Option<String>,
+}
+
+/// The grants the token endpoint knows: client credentials only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
 }
 
 /// A bearer token (RFC 6749 §5.1).
@@ -56,7 +61,7 @@ pub struct TokenResponse {
 }
 
 /// The error codes of RFC 6749 §5.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenErrorCode {
     InvalidRequest,
@@ -314,8 +319,9 @@ async fn grant(
 
 /// Get a bearer token with client credentials (OAuth 2.0, RFC 6749 §4.4).
 ///
-/// Authenticate with HTTP Basic (`client_id:client_secret`) or with `client_id` and
-/// `client_secret` in the form. `scope` may narrow the client's scopes. The token carries the
+/// A form post that needs no bearer token. The client authenticates with `client_id` and
+/// `client_secret` in the form, or with HTTP Basic (`Authorization: Basic` of
+/// `client_id:client_secret`, RFC 6749 §2.3.1) instead. `scope` may narrow the client's scopes. The token carries the
 /// client's actor binding and stops working when the client is revoked.
 #[utoipa::path(
     tag = "auth",
@@ -326,7 +332,6 @@ async fn grant(
         (status = 401, description = "`invalid_client`: unknown or revoked client, or wrong secret", body = TokenError, content_type = "application/json", headers(("WWW-Authenticate" = String, description = "Basic realm=\"kulturplan\""))),
         (status = 503, description = "The database is not available", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("client_basic" = []))
 )]
 #[post("/auth/token")]
 pub async fn issue_token(

@@ -65,7 +65,17 @@ pub struct GoalFilter {
     pub sort: GoalSort,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
 pub enum GoalSort {
     /// Plan, then place among siblings.
     #[default]

@@ -7,57 +7,110 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, fields, json_ok, problem};
 use kulturplan::domain::{
-    ActorKind, FollowUpStatus, GoalKind, PlanKind, PlanStatus, Recurrence, Role, StartTerm,
+    ActorKind, FollowUpStatus, GoalKind, PlanKind, PlanStatus, Recurrence, Role, Scope, StartTerm,
 };
 
 fn document() -> Value {
     serde_json::to_value(kulturplan::openapi::document()).expect("the document is JSON")
 }
 
-#[test]
-fn every_enum_of_the_document_is_spelled_as_the_service_reads_it() {
-    let doc = document();
-    let schemas = &doc["components"]["schemas"];
-    let wire: [(&str, Vec<&str>); 8] = [
-        (
-            "PlanKind",
-            PlanKind::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        (
-            "PlanStatus",
-            PlanStatus::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        (
-            "GoalKind",
-            GoalKind::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        (
-            "StartTerm",
-            StartTerm::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        (
-            "Recurrence",
-            Recurrence::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        (
-            "ActorKind",
-            ActorKind::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-        ("Role", Role::ALL.iter().map(|v| v.as_str()).collect()),
-        (
-            "FollowUpStatus",
-            FollowUpStatus::ALL.iter().map(|v| v.as_str()).collect(),
-        ),
-    ];
-    for (name, values) in wire {
-        let documented: Vec<&str> = schemas[name]["enum"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{name} has no enum in the document"))
-            .iter()
-            .map(|v| v.as_str().expect("a string"))
-            .collect();
-        assert_eq!(documented, values, "{name}");
+/// Reads a documented value as the wire type and writes it back.
+type RoundTrip = fn(&str) -> Result<String, String>;
+
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    value: &str,
+) -> Result<String, String> {
+    let parsed: T =
+        serde_json::from_value(Value::String(value.to_owned())).map_err(|e| e.to_string())?;
+    match serde_json::to_value(parsed) {
+        Ok(Value::String(text)) => Ok(text),
+        other => Err(format!("written back as {other:?}")),
     }
+}
+
+/// The Rust type of every enum schema, by the schema's name (which the type itself gives).
+macro_rules! wire_types {
+    ($($t:ty),+ $(,)?) => {
+        std::collections::BTreeMap::from([
+            $((<$t as utoipa::ToSchema>::name().into_owned(), round_trip::<$t> as RoundTrip)),+
+        ])
+    };
+}
+
+/// Every `enum` anywhere in `value`, with its JSON pointer.
+fn enums<'a>(value: &'a Value, pointer: String, out: &mut Vec<(String, &'a Vec<Value>)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(values)) = map.get("enum") {
+                out.push((pointer.clone(), values));
+            }
+            for (key, child) in map {
+                enums(child, format!("{pointer}/{}", key.replace('/', "~1")), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                enums(child, format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_enum_of_the_document_round_trips_through_its_rust_type() {
+    use kulturplan::api;
+    let wire = wire_types![
+        PlanKind,
+        PlanStatus,
+        GoalKind,
+        StartTerm,
+        Recurrence,
+        ActorKind,
+        Role,
+        FollowUpStatus,
+        Scope,
+        api::csv::Format,
+        api::actors::ActorSort,
+        api::changes::ChangeEntity,
+        api::changes::ChangeOp,
+        api::reports::GroupBy,
+        api::token::GrantType,
+        api::token::TokenErrorCode,
+        kulturplan::db::activity_list::ActivitySort,
+        kulturplan::db::activity_list::StatusFilter,
+        kulturplan::db::goals::GoalSort,
+    ];
+    let doc = document();
+    let mut found = Vec::new();
+    enums(&doc, String::new(), &mut found);
+    assert!(found.len() >= wire.len(), "{found:?}");
+    for (pointer, values) in found {
+        // An enum is a named schema, so a generated client gets one type for it and this
+        // test knows which Rust type speaks it.
+        let name = pointer
+            .strip_prefix("/components/schemas/")
+            .filter(|name| !name.contains('/'))
+            .unwrap_or_else(|| panic!("{pointer}: an enum without a name of its own"));
+        let read_and_write = wire.get(name).unwrap_or_else(|| {
+            panic!("{name} is an enum of the document that this test does not know")
+        });
+        for value in values {
+            let text = value.as_str().expect("enum values are strings");
+            assert_eq!(
+                read_and_write(text).as_deref(),
+                Ok(text),
+                "{name}: the document's `{text}`"
+            );
+        }
+    }
+    // The text enums also name their values in the database: the same spellings.
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        doc["components"]["schemas"]["Scope"]["enum"],
+        json!(scopes),
+        "Scope"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod auth;
 mod changes;
 mod clients;
 mod collaborations;
+mod conditional_gets;
 mod contract;
 mod crud;
 mod downloads;
