@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load
+.PHONY: run test contract fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -16,13 +16,18 @@ run: db build
 	@echo
 	./target/debug/kulturplan serve
 
-## test: ensure PostgreSQL, then formatting, lints, every test and the contract fuzzing
+## test: ensure PostgreSQL, then formatting, lints, every test, the generated clients and the contract fuzzing
 test: db
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo test --all-targets
 	python3 tools/check_seeds.py
+	python3 tools/contract_clients.py
 	python3 tools/fuzz_api.py
+
+## contract: lint openapi/openapi.json, generate the Python and TypeScript clients, run the consumer programs
+contract: db build
+	python3 tools/contract_clients.py
 
 ## fuzz: schemathesis against the running service and openapi/openapi.json (FUZZ_EXAMPLES, FUZZ_SEED)
 fuzz: db build

@@ -49,19 +49,24 @@ def schemathesis():
                 return st
     log("installing schemathesis from PyPI")
     shutil.rmtree(VENV, ignore_errors=True)
-    if subprocess.run([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL).returncode != 0:
+    make_venv(VENV)
+    run([os.path.join(VENV, "bin", "pip"), "install", "-q", "--disable-pip-version-check", "-r", REQUIREMENTS])
+    with open(stamp, "w") as f:
+        f.write(wanted)
+    return st
+
+
+def make_venv(path):
+    """A virtual environment at `path`, installing Debian's python3-venv when Python lacks venv."""
+    if subprocess.run([sys.executable, "-m", "venv", path], stdout=subprocess.DEVNULL).returncode != 0:
         # Debian's own Python carries venv in a package of its own.
-        shutil.rmtree(VENV, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         log("installing Debian's python3-venv")
         run(sudo + ["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL)
         run(sudo + ["apt-get", "install", "-y", "-qq", "python3-venv"], stdout=subprocess.DEVNULL,
             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        run([sys.executable, "-m", "venv", VENV])
-    run([os.path.join(VENV, "bin", "pip"), "install", "-q", "--disable-pip-version-check", "-r", REQUIREMENTS])
-    with open(stamp, "w") as f:
-        f.write(wanted)
-    return st
+        run([sys.executable, "-m", "venv", path])
 
 
 def server_url():
