@@ -549,7 +549,14 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
         }
         return table;
     }
-    let mut headers = vec!["goal_id", "parent_id", "depth", "code", "title"];
+    let mut headers = vec![
+        "goal_id",
+        "parent_id",
+        "depth",
+        "code",
+        "title",
+        "realises_goal_id",
+    ];
     headers.extend(TALLY_HEADERS);
     let mut table = Table::new(filename, &headers);
     let mut row = vec![
@@ -558,6 +565,7 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
         String::new(),
         String::new(),
         plan.title.clone(),
+        String::new(),
     ];
     row.extend(summary.plan.cells());
     table.push(row);
@@ -568,6 +576,7 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
             g.depth.to_string(),
             csv::opt(g.code.as_ref()),
             g.title.clone(),
+            csv::opt(g.realises_goal_id),
         ];
         row.extend(g.tally.cells());
         table.push(row);

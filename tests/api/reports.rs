@@ -877,6 +877,23 @@ async fn reports_download_as_csv_and_for_excel() {
         csv.rows[0][csv.header.iter().position(|h| h == "total").unwrap()],
         json["plan"]["total"].to_string()
     );
+    // The culture plan's: 4.1 is listed under the objective it realises, and says so.
+    let culture = download(
+        &app,
+        &format!(
+            "/api/v1/reports/follow-up-summary?plan_id={}&year=2024&format=csv",
+            seed::plan_id(CULTURE_PLAN)
+        ),
+        false,
+    )
+    .await;
+    let mal_1 = seed::goal_id(CULTURE_PLAN, "mal-1").to_string();
+    assert_eq!(culture.cell("code", "4.1", "realises_goal_id"), mal_1);
+    assert_eq!(culture.cell("code", "4.1", "parent_id"), mal_1);
+    assert_eq!(
+        culture.cell("goal_id", &mal_1, "total"),
+        culture.cell("code", "4.1", "total")
+    );
 
     let matrix = download(
         &app,
