@@ -179,7 +179,8 @@ for notes in sorted((root / "notes").glob("*-roles.md")):
         err(w, f"names no known plan (a line 'plan: <key>'), got {head.get('plan')}")
         continue
     source_file = SOURCES / head.get("source", "")
-    source = squash(source_file.read_text(encoding="utf-8")) if source_file.is_file() else None
+    source_lines = source_file.read_text(encoding="utf-8").split("\n") if source_file.is_file() else None
+    source = squash(" ".join(source_lines)) if source_lines is not None else None
     if source is None:
         unchecked_sources.add(head.get("source"))
     acts = {a.get("key"): a for a in plan[1].get("activities", [])}
@@ -191,7 +192,7 @@ for notes in sorted((root / "notes").glob("*-roles.md")):
             if n >= 2:
                 err(w, f"row {row!r}: expected 7 cells")
             continue
-        act_key, actor_key, role, named, _basis, _line, sentence = cells
+        act_key, actor_key, role, named, _basis, line, sentence = cells
         rw = f"{w} {act_key} {actor_key} {role}"
         act = acts.get(act_key)
         if act is None:
@@ -201,6 +202,10 @@ for notes in sorted((root / "notes").glob("*-roles.md")):
             err(rw, f"the sentence does not contain {named!r}")
         if source is not None and not all(squash(part) in source for part in sentence.split("…")):
             err(rw, "the sentence is not in the source")
+        if source_lines is not None and not (
+                line.isdigit() and 0 < int(line) <= len(source_lines)
+                and squash(sentence.split("…")[0]) in squash(source_lines[int(line) - 1])):
+            err(rw, f"line {line} of the source does not hold the sentence's beginning")
         if actor_key in GROUPS:
             phrases, member = GROUPS[actor_key]
             if named not in phrases:
