@@ -248,6 +248,15 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
         "activity_actors_actor_id_fkey" => ("actor_id", "does not exist"),
         "api_clients_actor_id_fkey" => ("actor_id", "does not exist"),
         "follow_ups_status_or_comment" => ("status", "or a comment is required"),
+        "goals_realises_goal_id_fkey" => ("realises_goal_id", "does not exist"),
+        "goals_realises_parent_plan_goal" => (
+            "realises_goal_id",
+            "must be a goal of the plan this goal's plan implements",
+        ),
+        "plans_parent_keeps_realised_goals" => (
+            "parent_id",
+            "would leave goals of this plan realising goals of a plan it no longer implements",
+        ),
         _ => return None,
     })
 }

@@ -127,6 +127,9 @@ pub struct SeedGoal {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// The key of the goal of the parent plan that this goal realises.
+    #[serde(default)]
+    pub realises: Option<String>,
     #[serde(default)]
     pub children: Vec<SeedGoal>,
 }
@@ -382,6 +385,7 @@ pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
             .map(|f| f.display().to_string())
             .unwrap_or_default();
         check_plan(&name, plan, &plan_files, &actor_file, &mut errors);
+        check_realises(&name, plan, &plans, &mut errors);
     }
     let plans = match parents_first(plans, |p| &p.key, |p| p.parent.as_deref()) {
         Ok(sorted) => sorted,
@@ -411,6 +415,37 @@ fn where_is(files: &HashMap<String, (PathBuf, usize)>, key: &str) -> String {
         .get(key)
         .map(|(f, _)| f.display().to_string())
         .unwrap_or_default()
+}
+
+/// Every goal's `realises` names a goal of the plan's parent plan.
+fn check_realises(name: &str, plan: &SeedPlan, plans: &[SeedPlan], errors: &mut Vec<String>) {
+    let parent = plan
+        .parent
+        .as_deref()
+        .and_then(|key| plans.iter().find(|p| p.key == key));
+    let mut parent_goals: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<&SeedGoal> = parent.map(|p| p.goals.iter().collect()).unwrap_or_default();
+    while let Some(goal) = stack.pop() {
+        parent_goals.insert(&goal.key);
+        stack.extend(goal.children.iter());
+    }
+    let mut stack: Vec<&SeedGoal> = plan.goals.iter().collect();
+    while let Some(goal) = stack.pop() {
+        if let Some(realised) = &goal.realises {
+            match parent {
+                None => errors.push(format!(
+                    "{name}: goal {}: realises {realised}, but the plan has no parent plan",
+                    goal.key
+                )),
+                Some(p) if !parent_goals.contains(realised.as_str()) => errors.push(format!(
+                    "{name}: goal {}: realises {realised}, which is not a goal of {}",
+                    goal.key, p.key
+                )),
+                Some(_) => {}
+            }
+        }
+        stack.extend(goal.children.iter());
+    }
 }
 
 fn check_plan(
@@ -653,6 +688,7 @@ struct GoalRow {
     title: String,
     description: Option<String>,
     position: i32,
+    realises_goal_id: Option<Uuid>,
 }
 
 #[derive(
@@ -819,6 +855,15 @@ fn wanted(data: &SeedData) -> anyhow::Result<Wanted> {
                     format!("{}/{}", plan.key, parent.key),
                 ));
             }
+            // Checked in `load`: a realised goal belongs to the parent plan, seeded before.
+            let realised = match (&plan.parent, &goal.realises) {
+                (Some(parent_plan), Some(realised)) => {
+                    let id = goal_id(parent_plan, realised);
+                    deps.push(dep(Entity::Goal, id, format!("{parent_plan}/{realised}")));
+                    Some(id)
+                }
+                _ => None,
+            };
             out.goals.push(Want {
                 id,
                 key: format!("{}/{}", plan.key, goal.key),
@@ -831,6 +876,7 @@ fn wanted(data: &SeedData) -> anyhow::Result<Wanted> {
                     title: goal.title.clone(),
                     description: goal.description.clone(),
                     position: i32::try_from(position)?,
+                    realises_goal_id: realised,
                 },
                 deps,
             });

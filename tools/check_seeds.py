@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the seed files against seeds/FORMAT.md: shapes, enums, keys and references."""
+"""Checks the seed files against seeds/FORMAT.md: shapes, enums, keys and references, and the
+roles read from the text against the sentences cited for them in seeds/notes/*-roles.md."""
 import json, re, sys, pathlib
 
 root = pathlib.Path(__file__).resolve().parent.parent / "seeds"
@@ -45,6 +46,7 @@ for a in actors.values():
         err(f"actor {a['key']}", f"unknown parent {a['parent']}")
 
 plans = {}
+plan_goals = {}
 for f in sorted((root / "plans").glob("*.json")):
     p = json.loads(f.read_text(encoding="utf-8"))
     plans[p.get("key")] = (f, p)
@@ -72,7 +74,7 @@ for key, (f, p) in plans.items():
         for g in gs:
             gw = f"{w} goal {g.get('key')}"
             for k in g:
-                if k not in {"key", "code", "kind", "title", "description", "children"}:
+                if k not in {"key", "code", "kind", "title", "description", "realises", "children"}:
                     err(gw, f"unknown field {k}")
             if not g.get("key") or g["key"] in goals:
                 err(gw, "missing or duplicate goal key")
@@ -84,6 +86,7 @@ for key, (f, p) in plans.items():
             walk(g.get("children", []), depth + 1)
 
     walk(p.get("goals", []), 0)
+    plan_goals[key] = goals
     seen = set()
     for a in p.get("activities", []):
         aw = f"{w} activity {a.get('key')}"
@@ -131,8 +134,106 @@ for key, (f, p) in plans.items():
             if not fu.get("comment") and fu.get("status") is None:
                 err(aw, "follow-up with neither status nor comment")
 
+# A goal realises a goal of the plan its plan implements (its parent plan).
+for key, (f, p) in plans.items():
+    for g in plan_goals.get(key, {}).values():
+        r = g.get("realises")
+        if r is None:
+            continue
+        parent = p.get("parent")
+        if parent is None:
+            err(f"{f.name} goal {g.get('key')}", f"realises {r}, but the plan has no parent plan")
+        elif r not in plan_goals.get(parent, {}):
+            err(f"{f.name} goal {g.get('key')}", f"realises {r}, which is not a goal of {parent}")
+
+# Roles read from the text (seeds/notes/<plan>-roles.md): every role of the plan to an actor that
+# is not a unit (the units come from the "Ansvar" column) cites a sentence of the source that
+# names the actor, or a group phrase that the rules map to it.
+GROUPS = {"@municipalities": ({"länets kommuner", "kommuner", "kommunerna"},
+                              lambda a: a.get("kind") == "municipality")}
+SOURCES = root.parent.parent / "shared" / "seeds"
+
+
+def squash(text):
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def names(named, actor):
+    """Whether the words `named` name `actor`: its name, or a list of municipalities ending in
+    "kommuner" that holds the name without "kommun" ("Askersunds, …, Örebro kommuner")."""
+    name = actor["name"].lower()
+    if name in named.lower():
+        return True
+    stem = name.removesuffix(" kommun")
+    return (actor.get("kind") == "municipality" and stem != name
+            and named.lower().endswith(" kommuner") and re.search(rf"\b{re.escape(stem)}\b", named.lower()))
+
+
+unchecked_sources = set()
+for notes in sorted((root / "notes").glob("*-roles.md")):
+    w = f"notes/{notes.name}"
+    text = notes.read_text(encoding="utf-8")
+    head = dict(re.findall(r"^(plan|source): (\S+)$", text, re.M))
+    plan = plans.get(head.get("plan"))
+    if plan is None:
+        err(w, f"names no known plan (a line 'plan: <key>'), got {head.get('plan')}")
+        continue
+    source_file = SOURCES / head.get("source", "")
+    source_lines = source_file.read_text(encoding="utf-8").split("\n") if source_file.is_file() else None
+    source = squash(" ".join(source_lines)) if source_lines is not None else None
+    if source is None:
+        unchecked_sources.add(head.get("source"))
+    acts = {a.get("key"): a for a in plan[1].get("activities", [])}
+    cited = set()
+    rows = [r for r in re.findall(r"^\|(.+)\|$", text.split("## Roles", 1)[-1], re.M)]
+    for n, row in enumerate(rows):
+        cells = [c.strip() for c in row.split("|")]
+        if n < 2 or len(cells) != 7:
+            if n >= 2:
+                err(w, f"row {row!r}: expected 7 cells")
+            continue
+        act_key, actor_key, role, named, _basis, line, sentence = cells
+        rw = f"{w} {act_key} {actor_key} {role}"
+        act = acts.get(act_key)
+        if act is None:
+            err(rw, "no such activity in the plan")
+            continue
+        if named not in sentence:
+            err(rw, f"the sentence does not contain {named!r}")
+        if source is not None and not all(squash(part) in source for part in sentence.split("…")):
+            err(rw, "the sentence is not in the source")
+        if source_lines is not None and not (
+                line.isdigit() and 0 < int(line) <= len(source_lines)
+                and squash(sentence.split("…")[0]) in squash(source_lines[int(line) - 1])):
+            err(rw, f"line {line} of the source does not hold the sentence's beginning")
+        if actor_key in GROUPS:
+            phrases, member = GROUPS[actor_key]
+            if named not in phrases:
+                err(rw, f"{named!r} is not a phrase of the group (one of {sorted(phrases)})")
+            targets = [k for k, a in actors.items() if member(a)]
+        else:
+            if actor_key not in actors:
+                err(rw, "unknown actor")
+                continue
+            if not names(named, actors[actor_key]):
+                err(rw, f"{named!r} does not name {actors[actor_key]['name']}")
+            targets = [actor_key]
+        links = {(l.get("actor"), l.get("role")) for l in act.get("actors", [])}
+        for t in targets:
+            if (t, role) not in links:
+                err(rw, f"the plan file has no {role} role for {t}")
+            cited.add((act_key, t, role))
+    for a in plan[1].get("activities", []):
+        for l in a.get("actors", []):
+            if actors.get(l.get("actor"), {}).get("kind") != "unit" and \
+                    (a.get("key"), l.get("actor"), l.get("role")) not in cited:
+                err(f"{plan[0].name} activity {a.get('key')}",
+                    f"{l.get('role')} {l.get('actor')} cites no sentence in {w}")
+
 if errors:
     print("\n".join(errors))
     sys.exit(1)
 n_act = sum(len(p.get("activities", [])) for _, p in plans.values())
+for missing in sorted(unchecked_sources):
+    print(f"note: source {missing} not found under {SOURCES}; cited sentences not compared with it")
 print(f"ok: {len(actors)} actors, {len(plans)} plans, {n_act} activities")

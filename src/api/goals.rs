@@ -25,6 +25,7 @@ use crate::error::{ApiResult, Checks, Problem};
     "id": "5f0c4c1e-8d7a-5b2e-b7c4-0e6f3f2a9d11", "plan_id": "0b7e1a3c-5f43-5d3e-9a51-2d1f1c0d8a10",
     "parent_id": null, "code": "4.1", "kind": "objective",
     "title": "Utveckla den kulturella infrastrukturen i Örebro län", "description": null, "position": 0,
+    "realises_goal_id": "8a2d5b0e-3c1f-5e7a-9b64-1f0e2d3c4b5a",
     "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z", "version": 1
 }))]
 pub struct Goal {
@@ -39,6 +40,10 @@ pub struct Goal {
     pub description: Option<String>,
     /// Order among its siblings.
     pub position: i32,
+    /// The goal of the plan this goal's plan implements (its parent plan) that this goal
+    /// realises: an implementation plan's objective realises the culture plan's objective of the
+    /// same wording. Reports on the parent plan count this goal's activities under that goal.
+    pub realises_goal_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -55,6 +60,7 @@ impl From<GoalRow> for Goal {
             title: row.title,
             description: row.description,
             position: row.position,
+            realises_goal_id: row.realises_goal_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
@@ -73,6 +79,7 @@ impl CsvRecord for Goal {
             "title",
             "description",
             "position",
+            "realises_goal_id",
             "version",
             "updated_at",
         ]
@@ -88,6 +95,7 @@ impl CsvRecord for Goal {
             self.title.clone(),
             csv::opt(self.description.as_ref()),
             self.position.to_string(),
+            csv::opt(self.realises_goal_id),
             self.version.to_string(),
             self.updated_at.to_rfc3339(),
         ]
@@ -131,6 +139,8 @@ pub struct CreateGoal {
     /// Defaults to 0.
     #[schema(minimum = 0)]
     pub position: Option<i32>,
+    /// A goal of the plan this goal's plan implements (its parent plan).
+    pub realises_goal_id: Option<Uuid>,
 }
 
 /// Fields to change; absent fields stay, `null` clears a nullable field.
@@ -152,6 +162,10 @@ pub struct UpdateGoal {
     pub description: Option<Option<String>>,
     #[schema(minimum = 0)]
     pub position: Option<i32>,
+    /// A goal of the plan this goal's plan implements; `null` removes the link.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub realises_goal_id: Option<Option<Uuid>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -372,6 +386,7 @@ pub async fn create_goal(
         title: body.title,
         description: body.description,
         position: body.position.unwrap_or(0),
+        realises_goal_id: body.realises_goal_id,
     };
     let mut conn = state.pool.get().await?;
     let row = db::insert(&mut conn, &new).await?;
@@ -455,13 +470,15 @@ pub async fn update_goal(
         title: body.title,
         description: body.description,
         position: body.position,
+        realises_goal_id: body.realises_goal_id,
     };
     let mut conn = state.pool.get().await?;
     let row = db::update(&mut conn, id.into_inner(), expected, &changes).await?;
     Ok(ok_with_etag(row.version, &Goal::from(row)))
 }
 
-/// Delete a goal. Refused with 409 while sub-goals or activities refer to it.
+/// Delete a goal. Refused with 409 while sub-goals, activities or goals that realise it refer
+/// to it.
 #[utoipa::path(
     tag = "goals",
     params(

@@ -140,13 +140,18 @@ impl Tally {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoalSummary {
     pub goal_id: Uuid,
+    /// The goal this one is listed under in the report: its parent goal, or, for a top-level
+    /// goal of a sub-plan that realises a goal of the report's plans, that goal.
     pub parent_id: Option<Uuid>,
     /// The plan the goal belongs to (a culture plan's report holds its sub-plans' goals).
     pub plan_id: Uuid,
     pub code: Option<String>,
     pub kind: GoalKind,
     pub title: String,
-    /// 0 for a top-level goal.
+    /// The goal of the parent plan that this goal realises (see `Goal.realises_goal_id`); its
+    /// counts are in that goal's too.
+    pub realises_goal_id: Option<Uuid>,
+    /// 0 for a goal listed at the top.
     pub depth: i32,
     #[serde(flatten)]
     pub tally: Tally,
@@ -234,7 +239,9 @@ pub struct TrendQuery {
     /// First year (default: the plan's first year).
     #[param(minimum = 1900, maximum = 2100, example = 2024)]
     pub from: Option<i32>,
-    /// Last year (default: the plan's last year); at most 50 years after `from`.
+    /// Last year (default: the later of the plan's last year and the last start or end year of
+    /// the activities in scope, at most 50 years after the plan's first year); at most 50 years
+    /// after `from`.
     #[param(minimum = 1900, maximum = 2100, example = 2027)]
     pub to: Option<i32>,
     /// `csv` for CSV (as `Accept: text/csv`).
@@ -487,6 +494,7 @@ pub async fn follow_up_summary(
                 code: row.code,
                 kind,
                 title,
+                realises_goal_id: row.realises_goal_id,
                 depth: row.depth,
                 tally: Tally::from(row.counts),
             }),
@@ -535,7 +543,14 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
         }
         return table;
     }
-    let mut headers = vec!["goal_id", "parent_id", "depth", "code", "title"];
+    let mut headers = vec![
+        "goal_id",
+        "parent_id",
+        "depth",
+        "code",
+        "title",
+        "realises_goal_id",
+    ];
     headers.extend(TALLY_HEADERS);
     let mut table = Table::new(filename, &headers);
     let mut row = vec![
@@ -544,6 +559,7 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
         String::new(),
         String::new(),
         plan.title.clone(),
+        String::new(),
     ];
     row.extend(summary.plan.cells());
     table.push(row);
@@ -554,6 +570,7 @@ fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
             g.depth.to_string(),
             csv::opt(g.code.as_ref()),
             g.title.clone(),
+            csv::opt(g.realises_goal_id),
         ];
         row.extend(g.tally.cells());
         table.push(row);
@@ -615,14 +632,16 @@ pub async fn follow_up_trend(
         .repeatable_read()
         .run::<_, ApiError, _>(async move |conn| {
             let conn: &AsyncPgConnection = conn;
-            let (version, plan) = try_join(
+            let (version, (first, last)) = try_join(
                 crate::db::data_version_shared(conn),
-                db::plan(conn, plan_id),
+                db::covered_years(conn, plan_id),
             )
             .await?;
-            // The plan's period by default.
-            let from = from.unwrap_or(plan.first_year);
-            let to = to.unwrap_or(plan.last_year);
+            // The years the plan covers by default: from its first year through the last year
+            // of its period or of its activities, whichever is later (a yearly implementation
+            // plan's activities run on after the year of its edition).
+            let from = from.unwrap_or(first);
+            let to = to.unwrap_or(last);
             check_span(from, to)?;
             let rows = db::trend(conn, plan_id, from, to).await?;
             Ok((version, from, to, rows))

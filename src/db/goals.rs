@@ -29,6 +29,7 @@ pub struct GoalRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub realises_goal_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, diesel::prelude::Insertable)]
@@ -42,6 +43,7 @@ pub struct NewGoal {
     pub title: String,
     pub description: Option<String>,
     pub position: i32,
+    pub realises_goal_id: Option<Uuid>,
 }
 
 #[derive(Debug, Default, Clone, diesel::prelude::AsChangeset)]
@@ -53,6 +55,7 @@ pub struct GoalChanges {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub position: Option<i32>,
+    pub realises_goal_id: Option<Option<Uuid>>,
 }
 
 #[derive(Debug, Default)]
@@ -109,6 +112,9 @@ pub async fn insert(conn: &mut Conn, new: &NewGoal) -> ApiResult<GoalRow> {
     super::plans::get(conn, new.plan_id)
         .await
         .map_err(|_| ApiError::field("plan_id", format!("plan {} does not exist", new.plan_id)))?;
+    if let Some(realised) = new.realises_goal_id {
+        check_realises(conn, new.plan_id, realised).await?;
+    }
     Ok(diesel::insert_into(goals::table)
         .values(new)
         .returning(GoalRow::as_returning())
@@ -216,7 +222,38 @@ pub async fn update(
             "would make the goal its own ancestor",
         ));
     }
+    if let Some(Some(realised)) = changes.realises_goal_id {
+        let plan_id = get(conn, id).await?.plan_id;
+        check_realises(conn, plan_id, realised).await?;
+    }
     write_update(conn, id, expected_version, changes).await
+}
+
+/// A goal of a plan may realise only a goal of the plan it implements (its parent plan); the
+/// `goals_realises_check` trigger holds the same rule for writes around the API.
+async fn check_realises(conn: &mut Conn, plan_id: Uuid, realised: Uuid) -> ApiResult<()> {
+    let parent = super::plans::get(conn, plan_id).await?.parent_id;
+    let realised_plan = goals::table
+        .find(realised)
+        .select(goals::plan_id)
+        .first::<Uuid>(conn)
+        .await
+        .optional()?;
+    match (realised_plan, parent) {
+        (None, _) => Err(ApiError::field(
+            "realises_goal_id",
+            format!("goal {realised} does not exist"),
+        )),
+        (Some(p), Some(parent)) if p == parent => Ok(()),
+        (Some(_), Some(parent)) => Err(ApiError::field(
+            "realises_goal_id",
+            format!("must be a goal of plan {parent}, the plan this goal's plan implements"),
+        )),
+        (Some(_), None) => Err(ApiError::field(
+            "realises_goal_id",
+            "the goal's plan implements no other plan (it has no parent plan)",
+        )),
+    }
 }
 
 super::versioned_writes!(goals, GoalRow, GoalChanges);

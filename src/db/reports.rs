@@ -2,7 +2,10 @@
 //! activities, recursive CTEs for plan and goal trees); Rust only shapes the rows.
 //!
 //! A report's scope is a plan, the plans below it, and the activities they hold or include
-//! (as `plan_id` filters the activity list). An activity counts under its primary goal only.
+//! (as `plan_id` filters the activity list). An activity counts under its primary goal only,
+//! and so under every goal above it: its parents, and the goals of the plans in scope that a
+//! goal on the way realises (`realises_goal_id`: a culture plan's objective counts the
+//! activities of its implementation plans' goals that realise it).
 
 use diesel::deserialize::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
@@ -30,6 +33,18 @@ fn plan_tree(sql: &mut Sql, plan_id: Uuid) -> String {
              UNION ALL SELECT c.id, t.depth + 1 FROM plans c JOIN plan_tree t ON c.parent_id = t.id \
              WHERE t.depth < {MAX_DEPTH})"
     )
+}
+
+/// `edges`: the steps up from a goal in a report on the plans of `plan_tree` — to its parent,
+/// and to the goal of a plan in the tree that it realises. `shown` marks the edge a goal is
+/// listed under: its parent, or for a top-level goal the goal it realises.
+fn goal_edges() -> &'static str {
+    "edges(id, up_id, shown) AS ( \
+         SELECT id, parent_id, true FROM goals WHERE parent_id IS NOT NULL \
+         UNION ALL \
+         SELECT g.id, g.realises_goal_id, g.parent_id IS NULL FROM goals g \
+         JOIN goals r ON r.id = g.realises_goal_id \
+         WHERE r.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)))"
 }
 
 /// `plan_tree` and `linked_acts`: the activities of other plans that the tree's plans carry on,
@@ -176,6 +191,8 @@ pub struct GoalCountsRow {
     pub kind: Option<GoalKind>,
     #[diesel(sql_type = Nullable<Text>)]
     pub title: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    pub realises_goal_id: Option<Uuid>,
     /// 0 for a top-level goal; -1 for the plan's row.
     #[diesel(sql_type = Integer)]
     pub depth: i32,
@@ -187,7 +204,9 @@ pub struct GoalCountsRow {
 ///
 /// The goals are those of the plan and its sub-plans, and the goals (with their ancestors)
 /// that included activities from other plans hang under, so the top-level goals' totals add
-/// up to the plan's. Each activity counts once in each goal above its primary goal.
+/// up to the plan's. Each activity counts once in each goal above its primary goal. A
+/// top-level goal of a sub-plan that realises a goal of the tree is listed under that goal
+/// (`parent_id` is the goal a row is listed under).
 pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = linked_scope(&mut sql, plan_id);
@@ -203,7 +222,9 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
     let (kept, taken) = kept_buckets();
     let own = from_kept(&taken);
     let segment = "lpad(g.position::text, 10, '0') || g.id::text";
-    // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors. The
+    let edges = goal_edges();
+    // Counted once per primary goal (`per_goal`), then summed up each goal's ancestors (each
+    // once, however many ways lead to it: a goal and its parent may both realise goals). The
     // tree's plans' activities are counted from the counts the triggers keep per primary goal;
     // only the activities carried on from other plans are read one by one. The tree walks touch
     // only goals.
@@ -229,34 +250,37 @@ pub fn summary_sql(plan_id: Uuid, year: i32) -> Sql {
                  UNION ALL \
                  SELECT j.goal_id, {counts_j} FROM ({linked}) j GROUP BY j.goal_id) p \
              GROUP BY p.goal_id), \
+         {edges}, \
          up(id) AS ( \
              SELECT goal_id FROM per_goal \
-             UNION SELECT g.parent_id FROM goals g JOIN up ON g.id = up.id WHERE g.parent_id IS NOT NULL), \
+             UNION SELECT e.up_id FROM edges e JOIN up ON e.id = up.id), \
          goal_set AS ( \
              SELECT id FROM goals WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
              UNION SELECT id FROM up), \
-         tree(id, depth, path) AS ( \
-             SELECT g.id, 0, ARRAY[lpad(coalesce(pt.depth, 99)::text, 2, '0') \
+         tree(id, up_id, depth, path) AS ( \
+             SELECT g.id, NULL::uuid, 0, ARRAY[lpad(coalesce(pt.depth, 99)::text, 2, '0') \
                                    || lpad(p.first_year::text, 4, '0') || p.id::text, {segment}] \
              FROM goals g JOIN plans p ON p.id = g.plan_id LEFT JOIN plan_tree pt ON pt.id = g.plan_id \
-             WHERE g.parent_id IS NULL AND g.id IN (SELECT id FROM goal_set) \
+             WHERE g.id IN (SELECT id FROM goal_set) \
+               AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.id = g.id AND e.shown) \
              UNION ALL \
-             SELECT g.id, t.depth + 1, t.path || ({segment}) \
-             FROM goals g JOIN tree t ON g.parent_id = t.id \
-             WHERE g.id IN (SELECT id FROM goal_set) AND t.depth < {MAX_DEPTH}), \
+             SELECT g.id, t.id, t.depth + 1, t.path || ({segment}) \
+             FROM edges e JOIN goals g ON g.id = e.id JOIN tree t ON e.up_id = t.id \
+             WHERE e.shown AND g.id IN (SELECT id FROM goal_set) AND t.depth < {MAX_DEPTH}), \
          closure(goal_id, ancestor_id, depth) AS ( \
              SELECT goal_id, goal_id, 0 FROM per_goal \
-             UNION ALL SELECT c.goal_id, g.parent_id, c.depth + 1 FROM closure c \
-             JOIN goals g ON g.id = c.ancestor_id \
-             WHERE g.parent_id IS NOT NULL AND c.depth < {MAX_DEPTH}), \
+             UNION ALL SELECT c.goal_id, e.up_id, c.depth + 1 FROM closure c \
+             JOIN edges e ON e.id = c.ancestor_id WHERE c.depth < {MAX_DEPTH}), \
          rolled AS ( \
              SELECT c.ancestor_id AS goal_id, {sums_p} \
-             FROM per_goal p JOIN closure c ON c.goal_id = p.goal_id GROUP BY c.ancestor_id) \
-         SELECT g.id AS goal_id, g.parent_id, g.plan_id, g.code, g.kind, g.title::text AS title, \
-                t.depth, t.path, {counts_r} \
+             FROM per_goal p \
+             JOIN (SELECT DISTINCT goal_id, ancestor_id FROM closure) c ON c.goal_id = p.goal_id \
+             GROUP BY c.ancestor_id) \
+         SELECT g.id AS goal_id, t.up_id AS parent_id, g.plan_id, g.code, g.kind, \
+                g.title::text AS title, g.realises_goal_id, t.depth, t.path, {counts_r} \
          FROM tree t JOIN goals g ON g.id = t.id LEFT JOIN rolled r ON r.goal_id = t.id \
          UNION ALL \
-         SELECT NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::text, -1, \
+         SELECT NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::uuid, -1, \
                 ARRAY[]::text[], {sums_p} \
          FROM per_goal p \
          ORDER BY path"
@@ -320,6 +344,45 @@ pub fn trend_sql(plan_id: Uuid, from: i32, to: i32) -> Sql {
          GROUP BY p.year ORDER BY p.year"
     ));
     sql
+}
+
+/// The years a plan's reports cover unless told otherwise: from its first year through the
+/// later of its last year and the last start or end year of the activities in scope, at most
+/// 50 years in all. An implementation plan's period is the year of its edition
+/// (Genomförandeplan 2024: 2024–2024); its activities start as late as 2027 and run "till och
+/// med 2027", and the region follows them up through those years.
+pub fn covered_years_sql(plan_id: Uuid) -> Sql {
+    let mut sql = Sql::new("");
+    let scope = scope(&mut sql, plan_id);
+    let p = sql.bind(Value::Uuid(plan_id));
+    sql.push(&format!(
+        "WITH RECURSIVE {scope} \
+         SELECT p.first_year AS year, \
+                least(greatest(p.last_year, \
+                               (SELECT max(greatest(a.start_year, a.end_year)) FROM acts a)), \
+                      p.first_year + 50) AS last_year \
+         FROM plans p WHERE p.id = {p}"
+    ));
+    sql
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+struct CoveredYearsRow {
+    #[diesel(sql_type = Integer)]
+    year: i32,
+    #[diesel(sql_type = Integer)]
+    last_year: i32,
+}
+
+/// `(first, last)` of `covered_years_sql`; 404 when there is no such plan.
+pub async fn covered_years(conn: &AsyncPgConnection, plan_id: Uuid) -> ApiResult<(i32, i32)> {
+    let row: Option<CoveredYearsRow> = covered_years_sql(plan_id)
+        .into_query()
+        .get_result(&mut &*conn)
+        .await
+        .optional()?;
+    row.map(|r| (r.year, r.last_year))
+        .ok_or_else(|| ApiError::not_found("plan", plan_id))
 }
 
 pub async fn trend(
@@ -492,13 +555,15 @@ fn top_goals() -> String {
 /// over the tree's plans' kept matrices.
 fn matrix_scope(sql: &mut Sql, plan_id: Uuid) -> String {
     let linked = linked_scope(sql, plan_id);
+    let column_of = column_of();
     format!(
-        "{linked}, \
+        "{linked}, {column_of}, \
          linked AS ( \
              SELECT f.top_goal_id, f.municipalities \
              FROM linked_acts l JOIN activity_facets f ON f.activity_id = l.id), \
          columns AS ( \
-             SELECT top_goal_id, sum(activities)::bigint AS activities, \
+             SELECT coalesce(co.col_id, c.top_goal_id) AS top_goal_id, \
+                    sum(activities)::bigint AS activities, \
                     sum(with_municipality)::bigint AS with_municipality, \
                     sum(participations)::bigint AS participations \
              FROM ( \
@@ -507,8 +572,20 @@ fn matrix_scope(sql: &mut Sql, plan_id: Uuid) -> String {
                  UNION ALL \
                  SELECT top_goal_id, 1, (cardinality(municipalities) > 0)::int, \
                         cardinality(municipalities) FROM linked) c \
-             GROUP BY top_goal_id HAVING sum(activities) > 0)"
+             LEFT JOIN column_of co ON co.top_id = c.top_goal_id \
+             GROUP BY 1 HAVING sum(activities) > 0)"
     )
+}
+
+/// `column_of`: the matrix column of a top-level goal that realises a goal of a plan in
+/// `plan_tree`: the top-level goal above the realised goal (a culture plan's matrix shows its
+/// own objectives, with the activities of the implementation plans' objectives that realise
+/// them). Other top-level goals are their own column.
+fn column_of() -> &'static str {
+    "column_of(top_id, col_id) AS ( \
+         SELECT g.id, goal_top(g.realises_goal_id) FROM goals g \
+         JOIN goals r ON r.id = g.realises_goal_id \
+         WHERE g.parent_id IS NULL AND r.plan_id = ANY(ARRAY(SELECT id FROM plan_tree)))"
 }
 
 /// The matrix's columns: the top-level goals of the activities in scope, plans in tree order.
@@ -548,12 +625,14 @@ pub fn matrix_counts_sql(plan_id: Uuid, role: Option<Role>) -> Sql {
         sql.push(&format!(
             "WITH RECURSIVE {scope}, \
              cells AS ( \
-                 SELECT actor_id, top_goal_id, sum(activities)::bigint AS n FROM ( \
+                 SELECT actor_id, coalesce(co.col_id, c.top_goal_id) AS top_goal_id, \
+                        sum(activities)::bigint AS n FROM ( \
                      SELECT actor_id, top_goal_id, activities FROM plan_matrix_cells \
                      WHERE plan_id = ANY(ARRAY(SELECT id FROM plan_tree)) \
                      UNION ALL \
                      SELECT m, l.top_goal_id, 1 FROM linked l, unnest(l.municipalities) m) c \
-                 GROUP BY actor_id, top_goal_id HAVING sum(activities) > 0) \
+                 LEFT JOIN column_of co ON co.top_id = c.top_goal_id \
+                 GROUP BY 1, 2 HAVING sum(activities) > 0) \
              SELECT actor_id, top_goal_id AS goal_id, 0 AS grouping, n AS activities, \
                     n AS participations FROM cells \
              UNION ALL \
@@ -571,13 +650,15 @@ pub fn matrix_counts_sql(plan_id: Uuid, role: Option<Role>) -> Sql {
     // goals in hash joins; `part` is each (municipality, activity) once.
     let scope = scope(&mut sql, plan_id);
     let top = top_goals();
+    let column_of = column_of();
     let r = sql.bind(Value::Text(role.as_str().to_owned()));
     sql.push(&format!(
-        "WITH RECURSIVE {scope}, {top}, \
+        "WITH RECURSIVE {scope}, {top}, {column_of}, \
          part AS MATERIALIZED ( \
-             SELECT aa.actor_id, a.id AS activity_id, t.top_id \
+             SELECT aa.actor_id, a.id AS activity_id, coalesce(co.col_id, t.top_id) AS top_id \
              FROM acts a JOIN activity_actors aa ON aa.activity_id = a.id \
              JOIN top t ON t.goal_id = a.goal_id \
+             LEFT JOIN column_of co ON co.top_id = t.top_id \
              WHERE aa.actor_id = ANY(ARRAY(SELECT id FROM actors WHERE kind = 'municipality')) \
                AND aa.role = {r} \
              GROUP BY 1, 2, 3), \

@@ -31,6 +31,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int4,
+        realises_goal_id -> Nullable<Uuid>,
     }
 }
 

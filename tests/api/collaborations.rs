@@ -175,6 +175,67 @@ async fn hallsberg_takes_part_in_the_activities_the_handlingsplan_names_it_in() 
 }
 
 #[tokio::test]
+async fn every_municipality_finds_the_current_plans_activities_its_text_names_it_in() {
+    let app = TestApp::spawn_seeded().await;
+    let culture_plan = seed::plan_id("kulturplan-2024-2027");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/actors/common.json");
+    let actors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let municipalities: Vec<(&str, &str)> = actors["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "municipality")
+        .map(|a| {
+            (
+                a["key"].as_str().unwrap(),
+                a["municipality_code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(municipalities.len(), 12);
+    for (key, code) in &municipalities {
+        let items = walk(
+            &app,
+            &format!("/api/v1/municipalities/{code}/collaborations?plan_id={culture_plan}"),
+            100,
+        )
+        .await;
+        let expected = oracle(Some("genomforandeplan-2024"), key, None);
+        assert_eq!(activity_ids(&items), expected, "{key}");
+        // The text names them as partners: every role read from it is a participant's.
+        assert!(
+            items
+                .iter()
+                .all(|i| i["roles"].as_array().unwrap() == &vec![json!("participant")]),
+            "{key}"
+        );
+    }
+    // Those the Genomförandeplan names by name take part beyond the rows of "länets kommuner".
+    let everyone = oracle(Some("genomforandeplan-2024"), "kumla-kommun", None);
+    for key in [
+        "orebro-kommun",
+        "lindesbergs-kommun",
+        "askersunds-kommun",
+        "degerfors-kommun",
+        "hallefors-kommun",
+    ] {
+        let named = oracle(Some("genomforandeplan-2024"), key, None);
+        assert!(
+            named.is_superset(&everyone) && named.len() > everyone.len(),
+            "{key}"
+        );
+    }
+    // "Anlita en poet som verkar i Frövi i samverkan med Lindesbergs kommun" (a061).
+    let lindesberg = walk(
+        &app,
+        &format!("/api/v1/municipalities/1885/collaborations?plan_id={culture_plan}"),
+        100,
+    )
+    .await;
+    assert!(activity_ids(&lindesberg).contains(&seeded_activity("genomforandeplan-2024", "a061")));
+}
+
+#[tokio::test]
 async fn every_plan_newest_first_and_the_role_filter() {
     let app = TestApp::spawn_seeded().await;
     let all = walk(&app, "/api/v1/municipalities/1861/collaborations", 4).await;

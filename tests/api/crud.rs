@@ -444,3 +444,162 @@ async fn goal_tree_nests_children_under_parents_in_position_order() {
         .collect();
     assert_eq!(children, ["1.1", "1.2"]);
 }
+
+/// Creates a plan and one objective in it; answers (plan id, goal id).
+async fn plan_with_objective(app: &TestApp, title: &str, parent: Option<&str>) -> (String, String) {
+    let kind = if parent.is_some() {
+        "implementation_plan"
+    } else {
+        "culture_plan"
+    };
+    let plan = json_ok(
+        app.post(
+            "/api/v1/plans",
+            &json!({"title": title, "kind": kind, "first_year": 2024, "last_year": 2027, "parent_id": parent}),
+        )
+        .send()
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
+    let goal = json_ok(
+        app.post(
+            "/api/v1/goals",
+            &json!({"plan_id": plan_id, "kind": "objective", "title": format!("Mål i {title}")}),
+        )
+        .send()
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (plan_id, goal["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_goal_realises_only_a_goal_of_the_plan_its_plan_implements() {
+    let app = TestApp::spawn().await;
+    let (culture, objective) = plan_with_objective(&app, "Kulturplan", None).await;
+    let (_, other_objective) = plan_with_objective(&app, "Annan kulturplan", None).await;
+    let (implementation, own) = plan_with_objective(&app, "Genomförandeplan", Some(&culture)).await;
+
+    // Created with the link, and read back (JSON and CSV).
+    let realising = json_ok(
+        app.post(
+            "/api/v1/goals",
+            &json!({"plan_id": implementation, "kind": "objective", "code": "4.1",
+                    "title": "Utveckla den kulturella infrastrukturen", "realises_goal_id": objective}),
+        )
+        .send()
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = realising["id"].as_str().unwrap().to_owned();
+    assert_eq!(realising["realises_goal_id"], objective.as_str());
+    let csv = crate::downloads::download(
+        &app,
+        &format!("/api/v1/goals?plan_id={implementation}&format=csv"),
+        false,
+    )
+    .await;
+    assert_eq!(csv.cell("id", &id, "realises_goal_id"), objective);
+    assert_eq!(csv.cell("id", &own, "realises_goal_id"), "");
+
+    // Not a goal of the parent plan, or a plan without a parent: 422, nothing written.
+    for (goal, body) in [
+        (&id, json!({"realises_goal_id": other_objective})),
+        (&id, json!({"realises_goal_id": own})),
+        (&objective, json!({"realises_goal_id": other_objective})),
+        (
+            &id,
+            json!({"realises_goal_id": "00000000-0000-0000-0000-000000000000"}),
+        ),
+    ] {
+        let p = problem(
+            app.patch(&format!("/api/v1/goals/{goal}"), &body)
+                .send()
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(crate::helpers::fields(&p), ["realises_goal_id"], "{body}");
+    }
+    let read = json_ok(
+        app.get(&format!("/api/v1/goals/{id}")).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["realises_goal_id"], objective.as_str());
+    assert_eq!(read["version"], 1);
+
+    // The database holds the rule for writes around the API, on both sides.
+    let mut conn = app.db().await;
+    let around = diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE goals SET realises_goal_id = '{other_objective}' WHERE id = '{id}'"
+        )),
+        &mut conn,
+    )
+    .await;
+    assert!(around.is_err_and(|e| {
+        e.to_string()
+            .contains("not a goal of the plan its plan implements")
+    }));
+    let p = problem(
+        app.patch(
+            &format!("/api/v1/plans/{implementation}"),
+            &json!({"parent_id": null}),
+        )
+        .send()
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(crate::helpers::fields(&p), ["parent_id"]);
+    // A realised goal is not deleted from under the goals that realise it.
+    problem(
+        app.delete(&format!("/api/v1/goals/{objective}"))
+            .send()
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Unlinking is a change of the goal, which the change feed carries.
+    let feed = json_ok(
+        app.get("/api/v1/changes?limit=1000").send().await,
+        StatusCode::OK,
+    )
+    .await;
+    let cursor = feed["next_cursor"].as_str().unwrap().to_owned();
+    let unlinked = json_ok(
+        app.patch(
+            &format!("/api/v1/goals/{id}"),
+            &json!({"realises_goal_id": null}),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(unlinked["realises_goal_id"].is_null());
+    let feed = json_ok(
+        app.get(&format!("/api/v1/changes?since={cursor}"))
+            .send()
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{feed}");
+    assert_eq!(
+        (
+            &items[0]["entity"],
+            &items[0]["id"],
+            &items[0]["op"],
+            &items[0]["version"]
+        ),
+        (&json!("goal"), &json!(id), &json!("update"), &json!(2))
+    );
+}

@@ -167,7 +167,7 @@ async fn the_2024_summary_adds_up_to_the_plans_activities_and_rolls_up_the_goal_
             .sum();
         assert_eq!(top_total, activities.len() as i64);
         // The seed's goal tree, whole: 41 goals of the implementation plan (and the culture
-        // plan's own three objectives, which hold no activities).
+        // plan's own three objectives).
         let implementation_goals: BTreeSet<String> = tree
             .keys()
             .map(|k| seed::goal_id(PLAN, k).to_string())
@@ -189,12 +189,74 @@ async fn the_2024_summary_adds_up_to_the_plans_activities_and_rolls_up_the_goal_
         .filter(|g| g["plan_id"] == seed::plan_id(CULTURE_PLAN).to_string())
         .collect();
     assert_eq!(own.len(), 3);
-    assert!(own.iter().all(|g| g["total"] == 0));
     assert_eq!(
         culture["goals"][0]["plan_id"],
         seed::plan_id(CULTURE_PLAN).to_string(),
         "the plan's own goals before its sub-plans'"
     );
+    // The culture plan's objectives count the activities under the implementation plan's
+    // goals that realise them (the seed's `realises`), and those goals are listed under them.
+    let realising = realisations(&file);
+    assert_eq!(
+        realising.len(),
+        3,
+        "4.1, 4.2 and 4.3 realise the three objectives"
+    );
+    let by_id: HashMap<&str, &Value> = culture["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["goal_id"].as_str().unwrap(), g))
+        .collect();
+    for (goal, realised) in &realising {
+        let realised_id = seed::goal_id(CULTURE_PLAN, realised).to_string();
+        let mut expected: BTreeMap<String, i64> =
+            BUCKETS.iter().map(|b| ((*b).to_owned(), 0)).collect();
+        for a in activities {
+            if top_of(&tree, a["goal"].as_str().unwrap()) == *goal {
+                *expected.get_mut(seed_bucket(a, 2024)).unwrap() += 1;
+            }
+        }
+        let objective = by_id[realised_id.as_str()];
+        assert!(
+            expected.values().sum::<i64>() > 0,
+            "{goal} holds activities"
+        );
+        assert_eq!(counts_of(objective), expected, "{realised} counts {goal}");
+        let listed = by_id[seed::goal_id(PLAN, goal).to_string().as_str()];
+        assert_eq!(listed["parent_id"], realised_id.as_str());
+        assert_eq!(listed["realises_goal_id"], realised_id.as_str());
+        assert_eq!(listed["depth"], 1);
+    }
+    // Alone, the implementation plan lists its own goals at the top.
+    let alone = summary(&app, PLAN, 2024, "").await;
+    for goal in realising.keys() {
+        let id = seed::goal_id(PLAN, goal).to_string();
+        let row = alone["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["goal_id"] == id.as_str())
+            .unwrap();
+        assert!(row["parent_id"].is_null());
+        assert_eq!(row["depth"], 0);
+    }
+}
+
+/// goal key → the key of the parent plan's goal it realises, for the goals of a plan file that
+/// realise one.
+fn realisations(plan: &Value) -> BTreeMap<String, String> {
+    fn walk(goals: &Value, out: &mut BTreeMap<String, String>) {
+        for g in goals.as_array().unwrap() {
+            if let Some(r) = g["realises"].as_str() {
+                out.insert(g["key"].as_str().unwrap().to_owned(), r.to_owned());
+            }
+            walk(&g["children"], out);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&plan["goals"], &mut out);
+    out
 }
 
 #[tokio::test]
@@ -356,6 +418,38 @@ async fn the_trend_counts_every_year_of_the_plan() {
     let summary = summary(&app, CULTURE_PLAN, 2024, "").await;
     assert_eq!(years[0]["counts"], summary["plan"]["counts"]);
 
+    // The implementation plan's period is the year of its edition; its trend runs on through
+    // the last year its activities start or end in.
+    assert_eq!(
+        (file["first_year"].as_i64(), file["last_year"].as_i64()),
+        (Some(2024), Some(2024))
+    );
+    let last = activities
+        .iter()
+        .flat_map(|a| [a["start_year"].as_i64(), a["end_year"].as_i64()])
+        .flatten()
+        .max()
+        .unwrap();
+    assert_eq!(last, 2027);
+    let own = json_ok(
+        app.get(&format!(
+            "/api/v1/reports/follow-up-trend?plan_id={}",
+            seed::plan_id(PLAN)
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (own["from"].as_i64(), own["to"].as_i64()),
+        (Some(2024), Some(last))
+    );
+    assert_eq!(
+        own["years"], trend["years"],
+        "the same activities, the same years"
+    );
+
     let narrowed = json_ok(
         app.get(&format!(
             "/api/v1/reports/follow-up-trend?plan_id={}&from=2022&to=2023",
@@ -479,6 +573,122 @@ async fn missing_follow_ups_shrink_when_a_follow_up_is_posted() {
         !csv.column("activity_id").contains(&a004),
         "a004 has its note"
     );
+}
+
+/// The keys of the municipalities in `seeds/actors/common.json`.
+fn municipality_keys() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/actors/common.json");
+    let actors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    actors["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "municipality")
+        .map(|a| a["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_culture_plans_matrix_counts_its_own_objectives_with_the_municipalities_the_text_names()
+{
+    let app = TestApp::spawn_seeded().await;
+    let file = plan_file(PLAN);
+    let tree = parents(&file);
+    let realising = realisations(&file);
+    let municipalities = municipality_keys();
+    // The column of an activity in the culture plan's matrix: the culture plan's goal its
+    // top-level goal realises, else that top-level goal (of the implementation plan).
+    let column = |goal: &str| -> String {
+        let top = top_of(&tree, goal);
+        match realising.get(&top) {
+            Some(realised) => seed::goal_id(CULTURE_PLAN, realised).to_string(),
+            None => seed::goal_id(PLAN, &top).to_string(),
+        }
+    };
+    for role in [None, Some("participant")] {
+        // (municipality key, column) → activities, from the file.
+        let mut cells: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        let mut columns: BTreeSet<String> = BTreeSet::new();
+        for a in file["activities"].as_array().unwrap() {
+            let col = column(a["goal"].as_str().unwrap());
+            columns.insert(col.clone());
+            for link in a["actors"].as_array().unwrap() {
+                let actor = link["actor"].as_str().unwrap();
+                if municipalities.iter().any(|m| m == actor)
+                    && role.is_none_or(|r| link["role"] == r)
+                {
+                    cells
+                        .entry((actor.to_owned(), col.clone()))
+                        .or_default()
+                        .insert(a["key"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        let matrix = json_ok(
+            app.get(&format!(
+                "/api/v1/reports/collaboration-matrix?plan_id={}{}",
+                seed::plan_id(CULTURE_PLAN),
+                role.map(|r| format!("&role={r}")).unwrap_or_default()
+            ))
+            .send()
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        let listed: Vec<String> = matrix["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["goal_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            listed.iter().cloned().collect::<BTreeSet<_>>(),
+            columns,
+            "{role:?}"
+        );
+        // The culture plan's own objectives first, in its order.
+        let own: Vec<String> = ["mal-1", "mal-2", "mal-3"]
+            .iter()
+            .map(|k| seed::goal_id(CULTURE_PLAN, k).to_string())
+            .collect();
+        assert_eq!(listed[..3], own[..]);
+        for row in matrix["municipalities"].as_array().unwrap() {
+            let key = municipalities
+                .iter()
+                .find(|m| seed::actor_id(m).to_string() == row["actor_id"])
+                .unwrap();
+            let mut all = BTreeSet::new();
+            for (i, col) in listed.iter().enumerate() {
+                let expected = cells
+                    .get(&(key.clone(), col.clone()))
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(
+                    row["counts"][i],
+                    expected.len() as i64,
+                    "{key} × {col} {role:?}"
+                );
+                all.extend(expected);
+            }
+            assert_eq!(row["total"], all.len() as i64, "{key} {role:?}");
+        }
+        // The municipalities the Genomförandeplan names take part in the current plan.
+        for key in [
+            "orebro-kommun",
+            "lindesbergs-kommun",
+            "askersunds-kommun",
+            "degerfors-kommun",
+            "hallefors-kommun",
+        ] {
+            let row = matrix["municipalities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["actor_id"] == seed::actor_id(key).to_string().as_str())
+                .unwrap();
+            assert!(row["total"].as_i64().unwrap() > 0, "{key} {role:?}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -666,6 +876,23 @@ async fn reports_download_as_csv_and_for_excel() {
     assert_eq!(
         csv.rows[0][csv.header.iter().position(|h| h == "total").unwrap()],
         json["plan"]["total"].to_string()
+    );
+    // The culture plan's: 4.1 is listed under the objective it realises, and says so.
+    let culture = download(
+        &app,
+        &format!(
+            "/api/v1/reports/follow-up-summary?plan_id={}&year=2024&format=csv",
+            seed::plan_id(CULTURE_PLAN)
+        ),
+        false,
+    )
+    .await;
+    let mal_1 = seed::goal_id(CULTURE_PLAN, "mal-1").to_string();
+    assert_eq!(culture.cell("code", "4.1", "realises_goal_id"), mal_1);
+    assert_eq!(culture.cell("code", "4.1", "parent_id"), mal_1);
+    assert_eq!(
+        culture.cell("goal_id", &mal_1, "total"),
+        culture.cell("code", "4.1", "total")
     );
 
     let matrix = download(

@@ -395,3 +395,101 @@ async fn the_2012_meeting_places_theme_group_has_its_two_development_areas() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_implementation_plans_objectives_realise_the_culture_plans_and_edits_of_the_links_are_kept()
+ {
+    let app = TestApp::spawn_seeded().await;
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(seeds_dir().join("plans/genomforandeplan-2024.json")).unwrap(),
+    )
+    .unwrap();
+    let realising: Vec<(String, String)> = file["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| {
+            Some((
+                g["key"].as_str()?.to_owned(),
+                g["realises"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    assert_eq!(realising.len(), 3);
+    for (goal, realised) in &realising {
+        let read = json_ok(
+            app.get(&format!(
+                "/api/v1/goals/{}",
+                seed::goal_id("genomforandeplan-2024", goal)
+            ))
+            .send()
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            read["realises_goal_id"],
+            seed::goal_id("kulturplan-2024-2027", realised).to_string()
+        );
+    }
+
+    // A strategist unlinks 4.1, and takes Örebro kommun off a030: the seed keeps both edits.
+    let goal = seed::goal_id("genomforandeplan-2024", &realising[0].0);
+    json_ok(
+        app.patch(
+            &format!("/api/v1/goals/{goal}"),
+            &json!({"realises_goal_id": null}),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let a030 = seeded_activity("genomforandeplan-2024", "a030");
+    json_ok(
+        app.put(
+            &format!("/api/v1/activities/{a030}/actors"),
+            &json!([{"actor_id": seed::actor_id("framjandeverksamhet-bild-och-form"), "role": "responsible"}]),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let kept = seed::run(&app.db_url, &seeds_dir(), false).await.unwrap();
+    assert_eq!(kept.counts(seed::Entity::Goal).skipped, 1, "{kept}");
+    assert_eq!(kept.counts(seed::Entity::Activity).skipped, 1, "{kept}");
+    let read = json_ok(
+        app.get(&format!("/api/v1/goals/{goal}")).send().await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(read["realises_goal_id"].is_null());
+    let orebro = json_ok(
+        app.get(&format!(
+            "/api/v1/municipalities/1880/collaborations?plan_id={}",
+            seed::plan_id("genomforandeplan-2024")
+        ))
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        orebro["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["activity"]["id"] != a030.as_str())
+    );
+    // --force brings both back; a run after that changes nothing.
+    let forced = seed::run(&app.db_url, &seeds_dir(), true).await.unwrap();
+    assert_eq!(forced.counts(seed::Entity::Goal).updated, 1, "{forced}");
+    assert_eq!(forced.counts(seed::Entity::Activity).updated, 1, "{forced}");
+    assert!(
+        seed::run(&app.db_url, &seeds_dir(), false)
+            .await
+            .unwrap()
+            .is_noop()
+    );
+}
