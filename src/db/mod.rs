@@ -167,6 +167,10 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bo
     }
 }
 
+/// The advisory lock migrations hold: replicas that start together (or after a deploy with a
+/// new migration) apply them one at a time, and the later ones find nothing pending.
+const MIGRATION_LOCK: i64 = 0x6b70_6d69_6772;
+
 /// Applies pending migrations; returns their names.
 pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
     let url = database_url.to_owned();
@@ -174,10 +178,22 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
         let mut conn =
             <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
-        let applied = conn
+        let lock = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, sql: &str| {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(sql).bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+                conn,
+            )
+        };
+        // Held by the session: released when it ends, also when a migration fails.
+        lock(&mut conn, "SELECT pg_advisory_lock($1)")?;
+        let applied: Vec<String> = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        lock(&mut conn, "SELECT pg_advisory_unlock($1)")?;
+        Ok(applied)
     })
     .await?
 }

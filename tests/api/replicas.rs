@@ -337,3 +337,19 @@ async fn a_write_on_a_server_that_takes_none_is_unavailable_not_an_error() {
         "0"
     );
 }
+
+#[tokio::test]
+async fn replicas_that_start_together_apply_each_migration_once() {
+    let app = TestApp::spawn().await;
+    let reverted = kulturplan::db::revert_all(&app.db_url)
+        .await
+        .expect("revert");
+    // Two replicas start on a database with every migration pending.
+    let (one, two) = tokio::join!(
+        kulturplan::db::migrate(&app.db_url),
+        kulturplan::db::migrate(&app.db_url)
+    );
+    let (one, two) = (one.expect("first replica"), two.expect("second replica"));
+    assert_eq!(one.len() + two.len(), reverted);
+    assert!(one.is_empty() || two.is_empty(), "{one:?} / {two:?}");
+}
