@@ -353,3 +353,30 @@ async fn replicas_that_start_together_apply_each_migration_once() {
     assert_eq!(one.len() + two.len(), reverted);
     assert!(one.is_empty() || two.is_empty(), "{one:?} / {two:?}");
 }
+
+#[tokio::test]
+async fn a_client_revoked_through_one_replica_is_refused_by_the_other_at_once() {
+    let a = TestApp::spawn_seeded().await;
+    let b = a.replica();
+    let (client_id, secret) = a.create_client(&["read"], None).await;
+    // Issued by b, accepted by a: every replica signs with the same key.
+    let token = b.client_token(&client_id, &secret).await;
+    let read = |app: &TestApp| {
+        app.http
+            .get(app.url("/api/v1/plans"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(status_of(read(&a).await).await, StatusCode::OK);
+    json_ok(
+        a.req(
+            reqwest::Method::POST,
+            &format!("/api/v1/clients/{client_id}/revoke"),
+        )
+        .send()
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    problem(read(&b).await, StatusCode::UNAUTHORIZED).await;
+}
