@@ -343,6 +343,7 @@ def main():
         watch = Watch(balancer)
         watch.start()
         log(f"load: {args.seconds:g} s through the balancer, {len(workers)} workers")
+        loads = [os.getloadavg()]
         started = time.monotonic()
         for w in workers:
             w.start()
@@ -378,6 +379,7 @@ def main():
         for w in workers:
             w.join(timeout=GIVE_UP_AFTER + 30)
         elapsed = time.monotonic() - started
+        loads.append(os.getloadavg())
         watch.until.set()
         watch.join()
 
@@ -413,7 +415,7 @@ def main():
                 cluster.destroy()
 
     ok = report(args, counts, settings, workers, readers, pullers, poller, batchers, putters, writes, moments,
-           watch, elapsed, fresh_feed, doubled, served, in_recovery, primary.version)
+           watch, elapsed, fresh_feed, doubled, served, in_recovery, primary.version, loads)
     if ok:
         shutil.rmtree(work, ignore_errors=True)
     else:
@@ -422,7 +424,7 @@ def main():
 
 
 def report(args, counts, settings, workers, readers, pullers, poller, batchers, putters, writes, moments,
-           watch, elapsed, fresh_feed, doubled, served, in_recovery, pg_version):
+           watch, elapsed, fresh_feed, doubled, served, in_recovery, pg_version, loads):
     victim = "replica2"
     marked_down = watch.first(moments["kill"], lambda s: s.get(victim, "").startswith("DOWN"))
     back_up = watch.first(moments["restarted"], lambda s: s.get(victim) == "UP")
@@ -443,6 +445,7 @@ def report(args, counts, settings, workers, readers, pullers, poller, batchers, 
           f"pullers, 1 change-feed poller, {args.batch_writers} batch writers ({args.batches_per_second:g} batches/s "
           f"of 50-200), {args.put_writers} PUT writers ({args.puts_per_second:g}/s); PostgreSQL {pg_version}, "
           f"primary + streaming standby, {settings}")
+    print("load average: " + " at the start, ".join(" ".join(f"{x:.2f}" for x in la) for la in loads) + " at the end")
     print(f"requests per replica (HAProxy): {', '.join(f'{k} {v}' for k, v in sorted(served.items()))}\n")
 
     rows = []

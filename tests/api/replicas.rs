@@ -249,6 +249,26 @@ async fn make_read_only(app: &TestApp, read_only: bool) {
         app.db_name
     ))
     .await;
+    // Ending a session is a signal: wait until the sessions are gone.
+    #[derive(diesel::prelude::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = maintenance().await;
+    for _ in 0..100 {
+        let left: Left =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1")
+                .bind::<diesel::sql_types::Text, _>(&app.db_name)
+                .get_result(&mut conn)
+                .await
+                .expect("pg_stat_activity");
+        if left.n == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the app's sessions did not end");
 }
 
 async fn status_of(response: Result<Response, reqwest::Error>) -> StatusCode {
