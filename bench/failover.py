@@ -48,8 +48,8 @@ import time
 
 import common
 from common import PrivateCluster, Server, build_release, fresh_database, free_port, log, psql, run
-from load import (BatchWriter, ChangePoller, Client, MunicipalPull, PortalReader, PutWriter, Run, quantile,
-                  verify)
+from load import (STATUSES, BatchWriter, ChangePoller, Client, MunicipalPull, PortalReader, PutWriter, Run,
+                  quantile, verify)
 
 DB = "kp_bench_failover"
 STANDBY = "standby1"
@@ -208,8 +208,6 @@ class Retrying:
             "attempts": attempts, "replayed": headers is not None and headers.get("Idempotent-Replayed") == "true",
         })
 
-
-STATUSES = ("planned", "delayed", "completed", "ongoing")
 
 
 class RetryingBatches(Retrying, BatchWriter):
@@ -431,7 +429,12 @@ def report(args, counts, settings, workers, readers, pullers, poller, batchers, 
     attempts = sorted((start, end, status) for w in batchers + putters for start, end, status in w.samples)
     write_ok = next((end for start, end, status in attempts
                      if start >= moments["stopped"] and 200 <= status < 300), None)
-    all_up = watch.first(moments["promoted"], lambda s: all(v == "UP" for v in s.values()))
+    # The balancer's outage: from the first replica it took out after the stop until all are back.
+    def everyone_up(states):
+        return all(v == "UP" for v in states.values())
+
+    went_down = watch.first(moments["stop"], lambda s: not everyone_up(s))
+    all_up = watch.first(max(moments["promoted"], went_down or 0), everyone_up)
     windows = {
         "replica killed": (moments["kill"], marked_down or float("inf")),
         "primary failover": (moments["stop"], max(filter(None, (all_up, write_ok)), default=float("inf"))),
