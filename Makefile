@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test contract fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load
+.PHONY: run test contract fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load bench-failover
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -61,3 +61,7 @@ bench-reports: db
 ## bench-load: mixed load with a PostgreSQL restart in the middle, on a private cluster (BENCHMARKS.md)
 bench-load:
 	bench/load.sh
+
+## bench-failover: three replicas behind HAProxy on a primary + synchronous standby; a replica killed, the primary failed over (BENCHMARKS.md)
+bench-failover:
+	bench/failover.sh

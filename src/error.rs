@@ -309,8 +309,11 @@ impl From<DieselError> for ApiError {
                     {
                         ApiError::field("body", format!("a text value {NUL_MESSAGE}"))
                     }
+                    // A server that does not take writes (a standby, a fenced primary): the
+                    // pool drops the connection and finds the primary; a retry succeeds.
                     DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => ApiError::Unavailable,
+                    | DatabaseErrorKind::UnableToSendCommand
+                    | DatabaseErrorKind::ReadOnlyTransaction => ApiError::Unavailable,
                     _ if is_unavailable_message(info.message()) => ApiError::Unavailable,
                     _ => ApiError::Internal(format!("database: {}", info.message())),
                 }
@@ -331,6 +334,9 @@ fn is_unavailable_message(message: &str) -> bool {
     message.contains("canceling statement due to statement timeout")
         || message.contains("terminating connection")
         || message.contains("connection closed")
+        // A standby asked to write (a URL without target_session_attrs=read-write).
+        || message.contains("recovery is in progress")
+        || message.contains("during recovery")
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {

@@ -85,8 +85,6 @@ where
 /// HTTP caching of reads: strong validators that move with every write, so a client or CDN can
 /// revalidate a page with a 304 that costs one tiny query.
 pub mod cache {
-    use std::hash::{Hash, Hasher};
-
     use actix_web::http::header::{self, EntityTag, IfNoneMatch};
     use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder};
     use serde::Serialize;
@@ -97,16 +95,30 @@ pub mod cache {
     pub const CACHE_CONTROL: &str = "public, max-age=30, stale-while-revalidate=30";
     pub const VARY: &str = "Accept, Authorization";
 
-    /// The ETag of a representation derived from the whole data set at `data_version`.
+    /// The ETag of a representation derived from the whole data set at `data_version`. Every
+    /// replica, of any build, gives the same tag for the same request and data: the request is
+    /// hashed with SHA-256, whose output is fixed (std's hasher may change between releases).
     pub fn etag(req: &HttpRequest, data_version: i64) -> EntityTag {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        req.path().hash(&mut hasher);
-        req.query_string().hash(&mut hasher);
-        req.headers()
-            .get(header::ACCEPT)
-            .map(|v| v.as_bytes().to_vec())
-            .hash(&mut hasher);
-        EntityTag::new_strong(format!("d{data_version}-{:016x}", hasher.finish()))
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for part in [
+            req.path().as_bytes(),
+            req.query_string().as_bytes(),
+            req.headers()
+                .get(header::ACCEPT)
+                .map_or(&b""[..], |v| v.as_bytes()),
+        ] {
+            // Length-prefixed, so that no two different requests hash alike.
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut short = [0u8; 8];
+        short.copy_from_slice(&digest[..8]);
+        EntityTag::new_strong(format!(
+            "d{data_version}-{:016x}",
+            u64::from_be_bytes(short)
+        ))
     }
 
     /// Whether the client already holds this representation (`If-None-Match`).

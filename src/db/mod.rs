@@ -18,7 +18,9 @@ pub mod write;
 
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -32,6 +34,13 @@ pub type Conn = AsyncPgConnection;
 
 /// Builds the pool. Connections are opened lazily, so a service started while PostgreSQL is
 /// down comes up and answers 503 until the database is back.
+///
+/// `DATABASE_URL` may name several hosts (`postgres://h1:5432,h2:5432/db`); with
+/// `target_session_attrs=read-write` a new connection skips every server that does not take
+/// writes (a standby), so after a failover the pool finds the promoted primary by itself. Such a
+/// pool also checks, whenever it hands out a kept connection, that its server still takes writes:
+/// a fenced or demoted primary's connections are dropped instead of serving stale reads and
+/// refusing writes.
 pub fn pool(
     config: &Config,
     metrics: &std::sync::Arc<crate::metrics::Metrics>,
@@ -53,6 +62,11 @@ pub fn pool(
         }
         .boxed()
     });
+    if needs_writable(&config.database_url)? {
+        manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+            async move { still_writable(conn).await }.boxed()
+        }));
+    }
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         &config.database_url,
         manager_config,
@@ -65,6 +79,39 @@ pub fn pool(
         .create_timeout(timeout)
         .recycle_timeout(timeout)
         .build()?)
+}
+
+/// Whether the URL asks for a server that takes writes (`target_session_attrs=read-write`).
+/// The URL is parsed the way the driver parses it, so a URL it refuses is refused here first.
+pub fn needs_writable(database_url: &str) -> anyhow::Result<bool> {
+    let parsed: tokio_postgres::Config = database_url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+    Ok(parsed.get_target_session_attrs() == tokio_postgres::config::TargetSessionAttrs::ReadWrite)
+}
+
+/// The recycle check of a pool that needs a writable server: the same question the driver asks
+/// when it connects (`transaction_read_only`, on in a standby and on a fenced primary), in place
+/// of the `SELECT 1` a pool otherwise sends.
+async fn still_writable(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    #[derive(diesel::prelude::QueryableByName)]
+    struct ReadOnly {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        read_only: String,
+    }
+    let setting: ReadOnly =
+        diesel::sql_query("SELECT current_setting('transaction_read_only') AS read_only")
+            .get_result(conn)
+            .await?;
+    if setting.read_only == "off" {
+        Ok(())
+    } else {
+        // Any error drops the connection; this one says why in the pool's log.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+            Box::new("the server no longer takes writes".to_owned()),
+        ))
+    }
 }
 
 /// Splits `postgres://…/name?opts` into the URL of the server's `postgres` database and `name`.
@@ -120,6 +167,10 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bo
     }
 }
 
+/// The advisory lock migrations hold: replicas that start together (or after a deploy with a
+/// new migration) apply them one at a time, and the later ones find nothing pending.
+const MIGRATION_LOCK: i64 = 0x6b70_6d69_6772;
+
 /// Applies pending migrations; returns their names.
 pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
     let url = database_url.to_owned();
@@ -127,10 +178,22 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
         let mut conn =
             <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
-        let applied = conn
+        let lock = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, sql: &str| {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(sql).bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK),
+                conn,
+            )
+        };
+        // Held by the session: released when it ends, also when a migration fails.
+        lock(&mut conn, "SELECT pg_advisory_lock($1)")?;
+        let applied: Vec<String> = conn
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        lock(&mut conn, "SELECT pg_advisory_unlock($1)")?;
+        Ok(applied)
     })
     .await?
 }

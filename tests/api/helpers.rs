@@ -31,7 +31,9 @@ fn database_url(name: &str) -> String {
     format!("{}/{name}", server_url())
 }
 
-async fn maintenance() -> AsyncPgConnection {
+/// A connection to the test server's `postgres` database, for what a test does as the
+/// server's operator (database settings, ending sessions).
+pub async fn maintenance() -> AsyncPgConnection {
     AsyncPgConnection::establish(&database_url("postgres"))
         .await
         .expect("connect to the test server")
@@ -156,6 +158,8 @@ pub struct TestApp {
     pub config: Config,
     pub http: reqwest::Client,
     token: String,
+    /// The first instance creates the database and drops it; a replica only shares it.
+    owns_database: bool,
 }
 
 impl TestApp {
@@ -189,6 +193,12 @@ impl TestApp {
         let db_url = database_url(&db_name);
         let mut config = Config::for_database(db_url.clone());
         adjust(&mut config, &db_name);
+        Self::start(db_name, db_url, config, true)
+    }
+
+    /// Serves `config` on a new loopback port: a whole instance of the app, with its own pool,
+    /// caches and metrics.
+    fn start(db_name: String, db_url: String, config: Config, owns_database: bool) -> TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = kulturplan::AppState::new(config.clone()).expect("state");
@@ -205,7 +215,19 @@ impl TestApp {
                 .build()
                 .expect("client"),
             token,
+            owns_database,
         }
+    }
+
+    /// Another replica of this app: a second instance with the same configuration on the same
+    /// database, as a load balancer would have beside it. Nothing in memory is shared.
+    pub fn replica(&self) -> TestApp {
+        Self::start(
+            self.db_name.clone(),
+            self.db_url.clone(),
+            self.config.clone(),
+            false,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -330,6 +352,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !self.owns_database {
+            return;
+        }
         let name = self.db_name.clone();
         // Drop runs outside async context: a small runtime of its own removes the database.
         let _ = std::thread::spawn(move || {

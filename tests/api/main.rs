@@ -17,6 +17,7 @@ mod faults;
 mod follow_ups;
 mod migrations;
 mod openapi;
+mod replicas;
 mod reports;
 mod robustness;
 mod seed;
