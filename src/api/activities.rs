@@ -459,7 +459,7 @@ async fn build(
         },
         async {
             if embed.actors {
-                db::actor_links(conn, &ids).await
+                list::actor_lists(conn, &ids).await
             } else {
                 Ok(HashMap::new())
             }

@@ -14,6 +14,7 @@ mod downloads;
 mod errors;
 mod faults;
 mod follow_ups;
+mod kept_lists;
 mod migrations;
 mod openapi;
 mod reports;
