@@ -14,6 +14,7 @@ pub mod health;
 pub mod plans;
 pub mod report_cache;
 pub mod reports;
+pub mod response_cache;
 pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};

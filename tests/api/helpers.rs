@@ -208,6 +208,16 @@ impl TestApp {
         }
     }
 
+    /// Another instance of the service on this test's database, as a second replica runs
+    /// beside the first; returns its base URL (the database stays this app's).
+    pub async fn another_instance(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = kulturplan::AppState::new(self.config.clone()).expect("state");
+        tokio::spawn(kulturplan::serve(listener, state).expect("server"));
+        base
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -410,6 +420,28 @@ pub fn fields(problem: &Value) -> Vec<String> {
 /// The id of a seeded activity as a string.
 pub fn seeded_activity(plan: &str, key: &str) -> String {
     kulturplan::seed::activity_id(plan, key).to_string()
+}
+
+/// A counter or gauge of the app's `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+}
+
+/// How often the app has read the data version.
+pub async fn version_reads(app: &TestApp) -> u64 {
+    metric(app, "kulturplan_data_version_reads_total").await
 }
 
 /// The `queries` counter of the app's metrics.

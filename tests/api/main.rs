@@ -18,5 +18,6 @@ mod kept_lists;
 mod migrations;
 mod openapi;
 mod reports;
+mod response_cache;
 mod robustness;
 mod seed;
