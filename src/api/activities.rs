@@ -777,20 +777,28 @@ pub async fn get_activity(
         Cached::Hit(kept) => return Ok(kept.respond(&req)),
         Cached::Miss(slot) => slot,
     };
-    let mut conn = state.pool.get().await?;
-    let row = db::get(&mut conn, id.into_inner()).await?;
+    let conn = state.pool.get().await?;
+    let conn: &crate::db::Conn = &conn;
+    let id = id.into_inner();
     // With embeds the answer moves with the data; without, it is the row's own version (the
     // ETag to send in `If-Match`).
-    let etag = if embedding {
-        cache::etag(&req, version)
+    let (etag, activity) = if embedding {
+        let row = list::item(conn, id).await?;
+        let activity = build(conn, vec![row], embed, query.year).await?.pop();
+        (cache::etag(&req, version), activity)
     } else {
-        super::version_etag(row.version)
+        // The row and its linked goals are independent: sent together, one round trip.
+        let (row, mut linked) =
+            futures_util::future::try_join(list::item(conn, id), db::linked_goals(conn, &[id]))
+                .await?;
+        let etag = super::version_etag(row.version);
+        let linked = linked.remove(&id).unwrap_or_default();
+        (etag, Some(Activity::from_row(row, linked)))
     };
-    let activity = build(&conn, vec![row], embed, query.year).await?;
     let rendered = Rendered {
         content_type: "application/json",
         disposition: None,
-        body: serde_json::to_vec(&activity.first())
+        body: serde_json::to_vec(&activity)
             .map_err(ApiError::internal)?
             .into(),
     };

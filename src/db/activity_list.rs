@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::deserialize::QueryableByName;
-use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -454,6 +454,17 @@ pub async fn count(conn: &AsyncPgConnection, q: &ActivityQuery) -> ApiResult<i64
         .get_result(&mut &*conn)
         .await?;
     Ok(found.n)
+}
+
+/// One activity, on a shared connection (to be pipelined with the reads of its related rows).
+pub async fn item(conn: &AsyncPgConnection, id: Uuid) -> ApiResult<ActivityRow> {
+    activities::table
+        .find(id)
+        .select(ActivityRow::as_select())
+        .first(&mut &*conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("activity", id))
 }
 
 /// Goals of many activities in one query.
