@@ -31,6 +31,8 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Seeds directory loaded by `kulturplan seed`.
     pub seeds_dir: String,
+    /// Most bytes of rendered answers kept in memory (0: none kept).
+    pub response_cache_bytes: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -71,6 +73,8 @@ impl Config {
             )?),
             token_ttl: Duration::from_secs(parse_var("TOKEN_TTL_SECONDS", 900)?),
             seeds_dir: var("SEEDS_DIR").unwrap_or_else(|| "seeds".into()),
+            response_cache_bytes: parse_var::<u64>("RESPONSE_CACHE_MIB", 32)?
+                .saturating_mul(1024 * 1024),
         };
         config.validate()?;
         Ok(config)
@@ -109,6 +113,7 @@ impl Config {
             db_statement_timeout: Duration::from_secs(10),
             token_ttl: Duration::from_secs(900),
             seeds_dir: "seeds".into(),
+            response_cache_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -32,8 +32,10 @@ pub struct AppState {
     pub config: Config,
     pub jwt: JwtKeys,
     pub metrics: std::sync::Arc<metrics::Metrics>,
-    /// Rendered reports of the current data version.
-    pub reports: api::report_cache::ReportCache,
+    /// Rendered answers (activity pages and items, reports) kept per data version.
+    pub responses: api::response_cache::ResponseCache,
+    /// The data version, read once for the requests that ask for it at the same time.
+    pub versions: db::data_version::VersionReads,
 }
 
 /// Registers every `/api/v1` handler (routes and OpenAPI paths come from the same calls).
@@ -207,12 +209,15 @@ impl AppState {
         let metrics = std::sync::Arc::new(metrics::Metrics::new());
         let pool = db::pool(&config, &metrics)?;
         let jwt = JwtKeys::new(&config);
+        let versions = db::data_version::VersionReads::new(metrics.version_reads.clone());
+        let responses = api::response_cache::ResponseCache::new(config.response_cache_bytes);
         Ok(AppState {
             pool,
             config,
             jwt,
             metrics,
-            reports: Default::default(),
+            responses,
+            versions,
         })
     }
 }

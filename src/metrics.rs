@@ -45,6 +45,10 @@ pub struct Metrics {
     pub db_queries: Counter,
     /// SQL statements that failed.
     pub db_errors: Counter,
+    pub version_reads: Counter,
+    pub cache_bytes: Gauge,
+    pub cache_entries: Gauge,
+    pub cache_capacity: Gauge,
 }
 
 impl Default for Metrics {
@@ -91,8 +95,35 @@ impl Metrics {
             "Requests waiting for a connection",
             pool_waiting.clone(),
         );
+        let version_reads = Counter::default();
+        registry.register(
+            "data_version_reads",
+            "Reads of the data version, each shared by the requests waiting for it",
+            version_reads.clone(),
+        );
+        let (cache_bytes, cache_entries, cache_capacity) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "response_cache_bytes",
+            "Bytes of rendered answers kept (as weighed)",
+            cache_bytes.clone(),
+        );
+        registry.register(
+            "response_cache_entries",
+            "Rendered answers kept",
+            cache_entries.clone(),
+        );
+        registry.register(
+            "response_cache_capacity_bytes",
+            "Most bytes of rendered answers kept",
+            cache_capacity.clone(),
+        );
         Metrics {
             registry,
+            version_reads,
+            cache_bytes,
+            cache_entries,
+            cache_capacity,
             requests,
             latency,
             pool_size,
@@ -120,6 +151,15 @@ impl Metrics {
     }
 
     /// Records the pool's state (at scrape time).
+    pub fn observe_cache(&self, bytes: u64, entries: usize, capacity: u64) {
+        self.cache_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.cache_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.cache_capacity
+            .set(i64::try_from(capacity).unwrap_or(i64::MAX));
+    }
+
     pub fn observe_pool(&self, size: usize, idle: usize, waiting: usize) {
         let as_gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.pool_size.set(as_gauge(size));

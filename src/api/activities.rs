@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::actors::Actor;
 use super::body::JsonObject;
 use super::cache;
-use super::csv::{self, CsvRecord, Format, Representation, Table};
+use super::csv::{self, CsvRecord, Format, Rendered, Representation, Table};
 use super::follow_ups::FollowUp;
 use super::goals::Goal;
 use super::lists::ActivityList;
 use super::plans::Plan;
+use super::response_cache::{Kept, Key, Lookup as Cached};
 use super::{created, double_option, if_match, ok_with_etag};
 use crate::AppState;
 use crate::auth::Auth;
@@ -457,7 +458,7 @@ async fn build(
         },
         async {
             if embed.actors {
-                db::actor_links(conn, &ids).await
+                list::actor_lists(conn, &ids).await
             } else {
                 Ok(HashMap::new())
             }
@@ -601,30 +602,22 @@ pub async fn list_activities(
         embed = Embed::ALL;
     }
     let page = Page::<Cursor>::new(limit, cursor.as_deref())?;
+    let version = state.versions.current(&state.pool).await?;
+    let etag = cache::etag(&req, version);
+    if cache::fresh(&req, &etag) {
+        return Ok(cache::not_modified(etag));
+    }
+    let slot = match state
+        .responses
+        .lookup(&req, Key::new(&req, &auth, version))
+        .await
+    {
+        Cached::Hit(kept) => return Ok(kept.respond(&req)),
+        Cached::Miss(slot) => slot,
+    };
     let conn = state.pool.get().await?;
     let conn: &crate::db::Conn = &conn;
-    // A revalidation asks for the data version alone; a plain read sends it together with
-    // the page query.
-    let (version, rows) = if req
-        .headers()
-        .contains_key(actix_web::http::header::IF_NONE_MATCH)
-    {
-        let version = crate::db::data_version_shared(conn).await?;
-        if cache::fresh(&req, &cache::etag(&req, version)) {
-            return Ok(cache::not_modified(cache::etag(&req, version)));
-        }
-        (
-            version,
-            list::page(conn, &query, page.after.as_ref(), page.fetch()).await?,
-        )
-    } else {
-        futures_util::future::try_join(
-            crate::db::data_version_shared(conn),
-            list::page(conn, &query, page.after.as_ref(), page.fetch()),
-        )
-        .await?
-    };
-    let etag = cache::etag(&req, version);
+    let rows = list::page(conn, &query, page.after.as_ref(), page.fetch()).await?;
     let sort = query.sort;
     let (rows, next_cursor) = finish(rows, page.limit, |r| r.cursor(sort));
     let rows = rows.into_iter().map(|r| r.row).collect();
@@ -642,14 +635,22 @@ pub async fn list_activities(
         next_cursor,
         total,
     };
-    csv::reply(
+    let rendered = csv::render(representation, &body, || {
+        Table::of("activities.csv", &body.items)
+    })?;
+    let link = csv::next_link(
         representation,
-        cache::builder(etag),
         &req,
-        &body,
-        || Table::of("activities.csv", &body.items),
         body.next_cursor.as_deref().map(|c| ("cursor", c)),
-    )
+    );
+    Ok(slot.keep(
+        &req,
+        Kept {
+            etag,
+            rendered,
+            link,
+        },
+    ))
 }
 
 /// Create an activity.
@@ -759,20 +760,54 @@ pub async fn get_activity(
     c.finish()?;
     let embed = Embed::parse(query.embed.as_deref())?;
     let embedding = embed.goal || embed.plan || embed.actors || embed.follow_ups;
-    let mut conn = state.pool.get().await?;
+    let version = state.versions.current(&state.pool).await?;
     if embedding {
-        let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
+        let etag = cache::etag(&req, version);
         if cache::fresh(&req, &etag) {
             return Ok(cache::not_modified(etag));
         }
-        let row = db::get(&mut conn, id.into_inner()).await?;
-        let activity = build(&conn, vec![row], embed, query.year).await?;
-        return Ok(cache::ok(etag, &activity.first()));
     }
-    let row = db::get(&mut conn, id.into_inner()).await?;
-    let version = row.version;
-    let activity = build(&conn, vec![row], embed, None).await?;
-    Ok(cache::versioned(&req, version, &activity.first()))
+    let slot = match state
+        .responses
+        .lookup(&req, Key::new(&req, &auth, version))
+        .await
+    {
+        Cached::Hit(kept) => return Ok(kept.respond(&req)),
+        Cached::Miss(slot) => slot,
+    };
+    let conn = state.pool.get().await?;
+    let conn: &crate::db::Conn = &conn;
+    let id = id.into_inner();
+    // With embeds the answer moves with the data; without, it is the row's own version (the
+    // ETag to send in `If-Match`).
+    let (etag, activity) = if embedding {
+        let row = list::item(conn, id).await?;
+        let activity = build(conn, vec![row], embed, query.year).await?.pop();
+        (cache::etag(&req, version), activity)
+    } else {
+        // The row and its linked goals are independent: sent together, one round trip.
+        let (row, mut linked) =
+            futures_util::future::try_join(list::item(conn, id), db::linked_goals(conn, &[id]))
+                .await?;
+        let etag = super::version_etag(row.version);
+        let linked = linked.remove(&id).unwrap_or_default();
+        (etag, Some(Activity::from_row(row, linked)))
+    };
+    let rendered = Rendered {
+        content_type: "application/json",
+        disposition: None,
+        body: serde_json::to_vec(&activity)
+            .map_err(ApiError::internal)?
+            .into(),
+    };
+    Ok(slot.keep(
+        &req,
+        Kept {
+            etag,
+            rendered,
+            link: None,
+        },
+    ))
 }
 
 /// Change some fields of an activity. Honours `If-Match`.

@@ -218,13 +218,24 @@ pub fn reply<T: Serialize>(
     table: impl FnOnce() -> Table,
     next: Option<(&str, &str)>,
 ) -> ApiResult<HttpResponse> {
-    if let (Representation::Csv { .. }, Some((param, cursor))) = (representation, next) {
-        builder.insert_header((
-            header::LINK,
-            format!("<{}>; rel=\"next\"", next_page(req, param, cursor)),
-        ));
+    if let Some(link) = next_link(representation, req, next) {
+        builder.insert_header((header::LINK, link));
     }
     Ok(render(representation, body, table)?.respond(builder))
+}
+
+/// The `Link` to the next page of a CSV download (JSON carries `next_cursor` in its body).
+pub fn next_link(
+    representation: Representation,
+    req: &HttpRequest,
+    next: Option<(&str, &str)>,
+) -> Option<String> {
+    match (representation, next) {
+        (Representation::Csv { .. }, Some((param, cursor))) => {
+            Some(format!("<{}>; rel=\"next\"", next_page(req, param, cursor)))
+        }
+        _ => None,
+    }
 }
 
 /// This request's path and query with the cursor parameter set to `cursor` (cursors are

@@ -50,6 +50,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state
         .metrics
         .observe_pool(status.size, status.available, status.waiting);
+    let (bytes, entries) = state.responses.usage();
+    state
+        .metrics
+        .observe_cache(bytes, entries, state.responses.capacity());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

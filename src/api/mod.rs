@@ -15,6 +15,7 @@ pub mod lists;
 pub mod plans;
 pub mod report_cache;
 pub mod reports;
+pub mod response_cache;
 pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};

@@ -453,11 +453,11 @@ pub async fn follow_up_summary(
         return Err(ApiError::internal("checked parameters missing"));
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
-    let mut conn = state.pool.get().await?;
-    let key = match lookup(&state, &req, &conn).await? {
+    let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
         Lookup::Compute(key) => key,
     };
+    let mut conn = state.pool.get().await?;
     let group_by = query.group_by;
     let grouping = group_by.map(|g| match g {
         GroupBy::Responsible => Grouping::Responsible,
@@ -523,7 +523,7 @@ pub async fn follow_up_summary(
         groups,
     };
     let rendered = csv::render(representation, &body, || summary_table(&body, &plan))?;
-    Ok(keep(&state, &req, key, version, rendered))
+    Ok(keep(&req, key, version, rendered))
 }
 
 fn summary_table(summary: &FollowUpSummary, plan: &PlanRow) -> Table {
@@ -620,11 +620,11 @@ pub async fn follow_up_trend(
         check_span(from, to)?;
     }
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
-    let mut conn = state.pool.get().await?;
-    let key = match lookup(&state, &req, &conn).await? {
+    let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
         Lookup::Compute(key) => key,
     };
+    let mut conn = state.pool.get().await?;
     let (from, to) = (query.from, query.to);
     let (version, from, to, rows) = conn
         .build_transaction()
@@ -670,7 +670,7 @@ pub async fn follow_up_trend(
         }
         table
     })?;
-    Ok(keep(&state, &req, key, version, rendered))
+    Ok(keep(&req, key, version, rendered))
 }
 
 /// `from` through `to`: in order, at most 50 years.
@@ -753,11 +753,11 @@ pub async fn missing_follow_ups(
         return Err(ApiError::internal("checked parameters missing"));
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
-    let mut conn = state.pool.get().await?;
-    let key = match lookup(&state, &req, &conn).await? {
+    let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
         Lookup::Compute(key) => key,
     };
+    let mut conn = state.pool.get().await?;
     let (version, items) = conn
         .build_transaction()
         .read_only()
@@ -810,7 +810,7 @@ pub async fn missing_follow_ups(
     let rendered = csv::render(representation, &body, || {
         Table::of(format!("missing-follow-ups-{year}.csv"), &body.items)
     })?;
-    Ok(keep(&state, &req, key, version, rendered))
+    Ok(keep(&req, key, version, rendered))
 }
 
 /// Municipalities × the plan's top-level goals: how many activities each municipality takes
@@ -855,11 +855,11 @@ pub async fn collaboration_matrix(
         return Err(ApiError::internal("checked parameters missing"));
     };
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
-    let mut conn = state.pool.get().await?;
-    let key = match lookup(&state, &req, &conn).await? {
+    let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
         Lookup::Compute(key) => key,
     };
+    let mut conn = state.pool.get().await?;
     let role = query.role;
     let (version, _, columns, counts, municipalities) = conn
         .build_transaction()
@@ -949,7 +949,7 @@ pub async fn collaboration_matrix(
         participations,
     };
     let rendered = csv::render(representation, &body, || matrix_table(&body))?;
-    Ok(keep(&state, &req, key, version, rendered))
+    Ok(keep(&req, key, version, rendered))
 }
 
 fn matrix_table(m: &CollaborationMatrix) -> Table {
@@ -1037,11 +1037,11 @@ pub async fn collaboration_network(
     auth.require(Scope::Read)?;
     let query = query.into_inner();
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
-    let mut conn = state.pool.get().await?;
-    let key = match lookup(&state, &req, &conn).await? {
+    let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
         Lookup::Compute(key) => key,
     };
+    let mut conn = state.pool.get().await?;
     let (plan_id, role) = (query.plan_id, query.role);
     let kind = query.kind.unwrap_or(ActorKind::Municipality);
     let (version, _, actors, pairs) = conn
@@ -1109,7 +1109,7 @@ pub async fn collaboration_network(
     let rendered = csv::render(representation, &body, || {
         Table::of("collaboration-network.csv", &body.pairs)
     })?;
-    Ok(keep(&state, &req, key, version, rendered))
+    Ok(keep(&req, key, version, rendered))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::deserialize::QueryableByName;
-use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::activities::ActivityRow;
+use super::activities::{ActivityRow, ActorLink};
+use super::actors::ActorRow;
 use super::follow_ups::FollowUpRow;
 use super::goals::GoalRow;
 use super::plans::PlanRow;
@@ -210,13 +211,28 @@ fn rank_expr(sql: &mut Sql, words: &[String]) -> String {
 
 /// FROM and WHERE of the list, shared by the page and the count; returns the recursive CTEs
 /// the WHERE refers to, to go in front of the statement.
+///
+/// The goal filter reads `goal_activities` (kept by triggers: every goal each activity is listed
+/// under, with the activity's plan and position), so the default order is one index range of it
+/// and a page reads only its own rows.
 fn from_where(sql: &mut Sql, q: &ActivityQuery) -> Vec<String> {
     let mut ctes = Vec::new();
-    sql.push(" FROM activities a JOIN goals g ON g.id = a.goal_id");
+    if q.goal_id.is_some() {
+        sql.push(" FROM goal_activities x JOIN activities a ON a.id = x.activity_id");
+    } else {
+        sql.push(" FROM activities a");
+    }
+    if q.sort == ActivitySort::Code {
+        sql.push(" JOIN goals g ON g.id = a.goal_id");
+    }
     if !q.words.is_empty() {
         sql.push(" JOIN activity_search s ON s.activity_id = a.id");
     }
     sql.push(" WHERE true");
+    if let Some(goal) = q.goal_id {
+        let p = sql.bind(Value::Uuid(goal));
+        sql.push(&format!(" AND x.goal_id = {p}"));
+    }
     if let Some(plan) = q.plan_id {
         let p = sql.bind(Value::Uuid(plan));
         ctes.push(format!(
@@ -225,16 +241,6 @@ fn from_where(sql: &mut Sql, q: &ActivityQuery) -> Vec<String> {
         sql.push(
             " AND (a.plan_id IN (SELECT id FROM plan_tree) OR a.id IN \
                (SELECT activity_id FROM plan_activities WHERE plan_id IN (SELECT id FROM plan_tree)))",
-        );
-    }
-    if let Some(goal) = q.goal_id {
-        let p = sql.bind(Value::Uuid(goal));
-        ctes.push(format!(
-            "goal_tree(id) AS (SELECT id FROM goals WHERE id = {p} UNION SELECT c.id FROM goals c JOIN goal_tree t ON c.parent_id = t.id)"
-        ));
-        sql.push(
-            " AND (a.goal_id IN (SELECT id FROM goal_tree) OR a.id IN \
-               (SELECT activity_id FROM activity_goals WHERE goal_id IN (SELECT id FROM goal_tree)))",
         );
     }
     if q.actor_id.is_some() || q.municipality_code.is_some() {
@@ -299,16 +305,26 @@ fn with_ctes(mut sql: Sql, ctes: &[String]) -> Sql {
     sql
 }
 
-fn keyset(sql: &mut Sql, sort: ActivitySort, after: &Cursor, rank: Option<&str>) -> ApiResult<()> {
+/// The default order's columns: those of `goal_activities` when the goal filter reads it (the
+/// same values, kept by triggers), so that its index gives the order.
+fn position_key(q: &ActivityQuery) -> &'static str {
+    if q.goal_id.is_some() {
+        "x.plan_id, x.position, x.activity_id"
+    } else {
+        "a.plan_id, a.position, a.id"
+    }
+}
+
+fn keyset(sql: &mut Sql, q: &ActivityQuery, after: &Cursor, rank: Option<&str>) -> ApiResult<()> {
     let bad = || ApiError::field("cursor", "belongs to another sort order");
-    let clause = match (sort, after) {
+    let clause = match (q.sort, after) {
         (ActivitySort::Position, Cursor::Position(plan, position, id)) => {
             let (p, n, i) = (
                 sql.bind(Value::Uuid(*plan)),
                 sql.bind(Value::Int(*position)),
                 sql.bind(Value::Uuid(*id)),
             );
-            format!("(a.plan_id, a.position, a.id) > ({p}, {n}, {i})")
+            format!("({}) > ({p}, {n}, {i})", position_key(q))
         }
         (ActivitySort::Title, Cursor::Text(title, id)) => {
             let (t, i) = (
@@ -359,9 +375,9 @@ fn keyset(sql: &mut Sql, sort: ActivitySort, after: &Cursor, rank: Option<&str>)
     Ok(())
 }
 
-fn order_by(sort: ActivitySort, rank: Option<&str>) -> String {
-    match sort {
-        ActivitySort::Position => "a.plan_id, a.position, a.id".into(),
+fn order_by(q: &ActivityQuery, rank: Option<&str>) -> String {
+    match q.sort {
+        ActivitySort::Position => position_key(q).into(),
         ActivitySort::Title => "a.title, a.id".into(),
         ActivitySort::TitleDesc => "a.title DESC, a.id DESC".into(),
         ActivitySort::StartYear => format!("coalesce(a.start_year, {NO_YEAR_LAST}), a.id"),
@@ -395,15 +411,21 @@ pub async fn page(
     } else {
         Some(rank_expr(&mut sql, &q.words))
     };
+    // The goal's code is read only for the order that needs it.
+    let goal_code = if q.sort == ActivitySort::Code {
+        "coalesce(g.code, '')"
+    } else {
+        "''"
+    };
     sql.push(&format!(
-        "SELECT {COLUMNS}, coalesce(g.code, '') AS goal_code, {} AS rank",
+        "SELECT {COLUMNS}, {goal_code} AS goal_code, {} AS rank",
         rank.as_deref().unwrap_or("0::real")
     ));
     let ctes = from_where(&mut sql, q);
     if let Some(after) = after {
-        keyset(&mut sql, q.sort, after, rank.as_deref())?;
+        keyset(&mut sql, q, after, rank.as_deref())?;
     }
-    let order = order_by(q.sort, rank.as_deref());
+    let order = order_by(q, rank.as_deref());
     let limit = sql.bind(Value::BigInt(fetch));
     sql.push(&format!(" ORDER BY {order} LIMIT {limit}"));
     // Each distinct text is a prepared statement per connection: long searches, whose text
@@ -432,6 +454,17 @@ pub async fn count(conn: &AsyncPgConnection, q: &ActivityQuery) -> ApiResult<i64
         .get_result(&mut &*conn)
         .await?;
     Ok(found.n)
+}
+
+/// One activity, on a shared connection (to be pipelined with the reads of its related rows).
+pub async fn item(conn: &AsyncPgConnection, id: Uuid) -> ApiResult<ActivityRow> {
+    activities::table
+        .find(id)
+        .select(ActivityRow::as_select())
+        .first(&mut &*conn)
+        .await
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("activity", id))
 }
 
 /// Goals of many activities in one query.
@@ -488,4 +521,45 @@ pub async fn follow_ups_of(
         }
     };
     Ok(rows.into_iter().map(|f| (f.activity_id, f)).collect())
+}
+
+/// The actors of many activities with their roles, in the order they are shown, from the lists
+/// kept by triggers (`activity_actor_lists`): one index probe per activity.
+pub async fn actor_lists(
+    conn: &AsyncPgConnection,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<ActorLink>>> {
+    #[derive(QueryableByName)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        activity_id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        actors: String,
+    }
+    #[derive(Deserialize)]
+    struct KeptLink {
+        role: Role,
+        actor: ActorRow,
+    }
+    let mut sql = Sql::new(
+        "SELECT activity_id, actors::text AS actors FROM activity_actor_lists WHERE activity_id = ANY(",
+    );
+    let p = sql.bind(Value::UuidArray(ids.to_vec()));
+    sql.push(&format!("{p}::uuid[])"));
+    let rows: Vec<Kept> = sql.into_query().load(&mut &*conn).await?;
+    rows.into_iter()
+        .map(|kept| {
+            let links: Vec<KeptLink> = serde_json::from_str(&kept.actors).map_err(|e| {
+                ApiError::internal(format!("kept actor list of {}: {e}", kept.activity_id))
+            })?;
+            let links = links
+                .into_iter()
+                .map(|l| ActorLink {
+                    role: l.role,
+                    actor: l.actor,
+                })
+                .collect();
+            Ok((kept.activity_id, links))
+        })
+        .collect()
 }

@@ -13,7 +13,10 @@ use super::schema::actors;
 use crate::domain::ActorKind;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable)]
+/// Also read from JSON: the activity list's kept actor lists hold whole rows (`to_jsonb`).
+#[derive(
+    Debug, Clone, diesel::prelude::Queryable, diesel::prelude::Selectable, serde::Deserialize,
+)]
 #[diesel(table_name = actors, check_for_backend(diesel::pg::Pg))]
 pub struct ActorRow {
     pub id: Uuid,

@@ -6,6 +6,7 @@ pub mod actors;
 pub mod changes;
 pub mod clients;
 pub mod collaborations;
+pub mod data_version;
 pub mod follow_ups;
 pub mod goals;
 pub mod idempotency;

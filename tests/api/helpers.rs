@@ -230,6 +230,11 @@ impl TestApp {
         )
     }
 
+    /// The base URL of another replica on this test's database (see `replica`).
+    pub async fn another_instance(&self) -> String {
+        self.replica().base.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -435,6 +440,28 @@ pub fn fields(problem: &Value) -> Vec<String> {
 /// The id of a seeded activity as a string.
 pub fn seeded_activity(plan: &str, key: &str) -> String {
     kulturplan::seed::activity_id(plan, key).to_string()
+}
+
+/// A counter or gauge of the app's `/metrics`.
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+}
+
+/// How often the app has read the data version.
+pub async fn version_reads(app: &TestApp) -> u64 {
+    metric(app, "kulturplan_data_version_reads_total").await
 }
 
 /// The `queries` counter of the app's metrics.
