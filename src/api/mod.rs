@@ -4,6 +4,7 @@ pub mod activities;
 pub mod actors;
 pub mod body;
 pub mod changes;
+pub mod chase;
 pub mod clients;
 pub mod collaborations;
 pub mod csv;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod plans;
 pub mod report_cache;
 pub mod reports;
+pub mod reviews;
 pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};
