@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod actors;
+pub mod board;
 pub mod body;
 pub mod changes;
 pub mod chase;

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod activity_list;
 pub mod actors;
+pub mod board;
 pub mod changes;
 pub mod chase;
 pub mod clients;

@@ -5,6 +5,7 @@ mod helpers;
 mod activities;
 mod activity_list;
 mod auth;
+mod board;
 mod changes;
 mod chase;
 mod clients;
