@@ -18,8 +18,8 @@ h2 { font-size: 13pt; margin: 7mm 0 2mm; }
 h3 { font-size: 11pt; margin: 5mm 0 1.5mm; }
 h1, h2, h3, .bar { break-after: avoid; page-break-after: avoid; }
 .meta { margin: 0 0 5mm; color: #333; }
-.meta dt { float: left; clear: left; width: 42mm; font-weight: bold; }
-.meta dd { margin: 0 0 1mm 44mm; }
+.meta dt { float: left; clear: left; width: 52mm; font-weight: bold; }
+.meta dd { margin: 0 0 1mm 54mm; }
 .legend ul { list-style: none; padding: 0; margin: 0; }
 .legend li { margin: 1mm 0; display: flex; gap: 2mm; align-items: baseline; }
 .swatch { display: inline-block; min-width: 14mm; padding: 0.5mm 1.5mm; border: 0.3mm solid #777; font-weight: bold; }
