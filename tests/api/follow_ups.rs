@@ -124,7 +124,8 @@ async fn a_batch_creates_updates_and_keeps_history_like_put() {
     assert_eq!(created[0]["before"], Value::Null);
     assert_eq!(
         created[0]["after"],
-        json!({"status": "ongoing", "comment": null, "reported_by": "test-user", "version": 1})
+        json!({"status": "ongoing", "comment": null, "reported_by": "test-user", "version": 1,
+               "review": "submitted", "review_note": null, "reviewed_by": null})
     );
     let put = json_ok(
         app.get(&format!("/api/v1/activities/{first}/follow-ups/2025"))
