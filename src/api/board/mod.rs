@@ -29,6 +29,11 @@ use crate::error::{ApiError, ApiResult, Checks, Problem};
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+/// An `.xlsx` workbook (binary).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct XlsxWorkbook(pub Vec<u8>);
+
 /// The `format` query parameter: overrides the `Accept` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -382,7 +387,7 @@ fn negotiate(req: &HttpRequest, format: Option<BoardFormat>) -> BoardFormat {
     responses(
         (status = 200, description = "The document", content(
             (String = "text/html"),
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (XlsxWorkbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         ), headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String), ("Content-Disposition" = String))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
