@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kulturplan
 export BIND_ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test contract fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load bench-failover
+.PHONY: run test contract fuzz db build openapi check-seeds bench bench-batch bench-reports bench-load bench-failover board-document bench-board
 
 ## run: ensure PostgreSQL, migrate, seed the real data and serve (prints the docs URL and a token)
 run: db build
@@ -46,6 +46,10 @@ openapi:
 check-seeds:
 	python3 tools/check_seeds.py
 
+## board-document: the seeded plan's board document as HTML, .xlsx, PDF and PNG (headless Chromium)
+board-document: db build
+	PNG=docs/board-document-2024.png scripts/render-board.sh $(PLAN_ID) $(YEAR)
+
 ## bench: the activity-list benchmark (large generated data set, release build, wrk beside pgbench)
 bench: db
 	python3 bench/activities.py
@@ -57,6 +61,10 @@ bench-batch: db
 ## bench-reports: the report benchmark (follow-up summary, collaboration matrix; wrk beside pgbench)
 bench-reports: db
 	bench/reports.sh
+
+## bench-board: the board's document (HTML and .xlsx) for 6,000 activities, kept and computed
+bench-board: db
+	python3 bench/board.py
 
 ## bench-load: mixed load with a PostgreSQL restart in the middle, on a private cluster (BENCHMARKS.md)
 bench-load:

@@ -170,11 +170,23 @@ impl FollowUpStatus {
 }
 
 text_enum! {
+    /// Where a follow-up is in the yearly round: `submitted` when reported (again), then
+    /// `approved` or `returned` with a note by a reviewer.
+    ReviewState {
+        Submitted = "submitted",
+        Approved = "approved",
+        Returned = "returned",
+    }
+}
+
+text_enum! {
     /// What a token may do. `admin` may do everything.
     Scope {
         Read = "read",
         PlansWrite = "plans:write",
         FollowUpsWrite = "follow_ups:write",
+        /// Approve and return follow-ups (the culture strategists' review).
+        FollowUpsReview = "follow_ups:review",
         Admin = "admin",
     }
 }

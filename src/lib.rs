@@ -48,6 +48,8 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::changes::routes(cfg);
     api::collaborations::routes(cfg);
     api::reports::routes(cfg);
+    api::chase::routes(cfg);
+    api::board::routes(cfg);
     api::token::routes(cfg);
     api::clients::routes(cfg);
 }

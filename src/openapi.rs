@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         crate::api::csv::Format,
         crate::api::actors::ActorSort,
         crate::api::reports::GroupBy,
+        crate::api::board::BoardFormat,
         crate::db::activity_list::ActivitySort,
         crate::db::activity_list::StatusFilter,
         crate::db::goals::GoalSort,

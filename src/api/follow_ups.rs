@@ -15,7 +15,7 @@ use crate::auth::Auth;
 use crate::db::activities::{ActivityDates, ActivityRow};
 use crate::db::follow_ups::{self as db, FollowUpFilter, FollowUpRow, HistoryRow, Outcome};
 use crate::db::pagination::{Page, finish};
-use crate::domain::{FollowUpStatus, MAX_YEAR, MIN_YEAR, Scope, status_warnings};
+use crate::domain::{FollowUpStatus, MAX_YEAR, MIN_YEAR, ReviewState, Scope, status_warnings};
 use crate::error::{ApiError, ApiResult, Checks, Problem};
 
 pub const MAX_COMMENT: usize = 4000;
@@ -25,7 +25,9 @@ pub const MAX_COMMENT: usize = 4000;
 #[schema(example = json!({
     "activity_id": "3c1d8f0e-1b7a-5a52-9d44-7d1e0a6b2f33", "year": 2024, "status": "completed",
     "comment": "Beslut kulturnämnden feb 2024", "reported_by": "client:kulturstrateger",
-    "reported_at": "2025-01-15T09:00:00Z", "version": 1, "warnings": []
+    "reported_at": "2025-01-15T09:00:00Z", "version": 1, "warnings": [],
+    "review": {"state": "approved", "note": null, "reviewed_by": "Anna Strateg",
+               "reviewed_at": "2025-01-20T10:00:00Z"}
 }))]
 pub struct FollowUp {
     pub activity_id: Uuid,
@@ -39,6 +41,20 @@ pub struct FollowUp {
     pub version: i32,
     /// Where the status does not fit the activity's dates (the write is kept).
     pub warnings: Vec<String>,
+    pub review: Review,
+}
+
+/// Where the follow-up is in the yearly round's review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Review {
+    /// `submitted` when reported or changed since its review; `approved` or `returned` by a
+    /// reviewer.
+    pub state: ReviewState,
+    /// Why it was returned (or a remark on its approval).
+    pub note: Option<String>,
+    /// The token subject that reviewed it; null while `submitted`.
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
 }
 
 impl FollowUp {
@@ -70,6 +86,12 @@ impl FollowUp {
             reported_at: row.reported_at,
             version: row.version,
             warnings,
+            review: Review {
+                state: row.review,
+                note: row.review_note,
+                reviewed_by: row.reviewed_by,
+                reviewed_at: row.reviewed_at,
+            },
         }
     }
 }
@@ -97,6 +119,15 @@ pub struct FollowUpSnapshot {
     /// The follow-up's version; absent where the seed loader wrote the entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i32>,
+    /// Where its review stood; absent in entries written before reviews were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+    /// The reviewer's note on a return.
+    #[serde(default)]
+    pub review_note: Option<String>,
+    /// Who reviewed it.
+    #[serde(default)]
+    pub reviewed_by: Option<String>,
 }
 
 /// One change of a follow-up.
@@ -143,7 +174,7 @@ pub struct FollowUpPath {
     pub year: i32,
 }
 
-fn check_year(year: i32) -> ApiResult<()> {
+pub(crate) fn check_year(year: i32) -> ApiResult<()> {
     if (MIN_YEAR..=MAX_YEAR).contains(&year) {
         Ok(())
     } else {
@@ -218,6 +249,8 @@ impl CsvRecord for FollowUp {
             "reported_at",
             "version",
             "warnings",
+            "review",
+            "review_note",
         ]
     }
 
@@ -231,6 +264,8 @@ impl CsvRecord for FollowUp {
             self.reported_at.to_rfc3339(),
             self.version.to_string(),
             self.warnings.join("; "),
+            self.review.state.to_string(),
+            csv::opt(self.review.note.as_ref()),
         ]
     }
 }
@@ -525,12 +560,14 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(put_follow_up)
         .service(delete_follow_up)
         .service(get_follow_up_history)
+        .service(super::reviews::review_follow_up)
         // Batches and CSV files are larger than the app's JSON limit allows.
         .service(
             utoipa_actix_web::scope::scope("/follow-ups")
                 .app_data(crate::json_config(super::follow_up_batches::BODY_LIMIT))
                 .service(list_follow_ups)
                 .service(super::follow_up_batches::post_follow_up_batch)
-                .service(super::follow_up_batches::import_follow_ups),
+                .service(super::follow_up_batches::import_follow_ups)
+                .service(super::reviews::review_follow_ups),
         );
 }

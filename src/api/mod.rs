@@ -2,8 +2,10 @@
 
 pub mod activities;
 pub mod actors;
+pub mod board;
 pub mod body;
 pub mod changes;
+pub mod chase;
 pub mod clients;
 pub mod collaborations;
 pub mod csv;
@@ -16,6 +18,7 @@ pub mod plans;
 pub mod report_cache;
 pub mod reports;
 pub mod response_cache;
+pub mod reviews;
 pub mod token;
 
 use actix_web::http::header::{self, EntityTag, HeaderMap};

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use super::schema::{follow_up_history, follow_ups};
-use crate::domain::FollowUpStatus;
+use crate::domain::{FollowUpStatus, ReviewState};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(
@@ -31,6 +31,10 @@ pub struct FollowUpRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub review: ReviewState,
+    pub review_note: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
 }
 
 /// What a history entry keeps of a follow-up.
@@ -40,6 +44,9 @@ struct Snapshot<'a> {
     comment: Option<&'a str>,
     reported_by: &'a str,
     version: i32,
+    review: ReviewState,
+    review_note: Option<&'a str>,
+    reviewed_by: Option<&'a str>,
 }
 
 impl FollowUpRow {
@@ -49,6 +56,9 @@ impl FollowUpRow {
             comment: self.comment.as_deref(),
             reported_by: &self.reported_by,
             version: self.version,
+            review: self.review,
+            review_note: self.review_note.as_deref(),
+            reviewed_by: self.reviewed_by.as_deref(),
         })
         .unwrap_or(serde_json::Value::Null)
     }
@@ -90,7 +100,7 @@ pub async fn get(conn: &mut Conn, activity_id: Uuid, year: i32) -> ApiResult<Fol
     })
 }
 
-async fn find(
+pub(super) async fn find(
     conn: &mut Conn,
     activity_id: Uuid,
     year: i32,
@@ -108,7 +118,7 @@ async fn find(
     Ok(found)
 }
 
-async fn record(
+pub(super) async fn record(
     conn: &mut Conn,
     activity_id: Uuid,
     year: i32,
@@ -186,6 +196,11 @@ pub async fn upsert(
             follow_ups::comment.eq(comment),
             follow_ups::reported_by.eq(by),
             follow_ups::reported_at.eq(diesel::dsl::now),
+            // A changed report is reviewed again, whatever its review said.
+            follow_ups::review.eq(ReviewState::Submitted),
+            follow_ups::review_note.eq(None::<String>),
+            follow_ups::reviewed_by.eq(None::<String>),
+            follow_ups::reviewed_at.eq(None::<DateTime<Utc>>),
         ))
         .returning(FollowUpRow::as_returning())
         .get_result(conn)
@@ -313,10 +328,12 @@ const INPUT: &str = "input AS (SELECT * FROM unnest($1::uuid[], $2::int4[], $3::
                      WITH ORDINALITY AS i(activity_id, year, status, comment, n))";
 
 /// The snapshot a history entry keeps, built from a row's columns (the shape of `Snapshot`).
-fn snapshot_sql(prefix: &str) -> String {
+pub(super) fn snapshot_sql(prefix: &str) -> String {
     format!(
         "jsonb_build_object('status', {prefix}status, 'comment', {prefix}comment, \
-         'reported_by', {prefix}reported_by, 'version', {prefix}version)"
+         'reported_by', {prefix}reported_by, 'version', {prefix}version, \
+         'review', {prefix}review, 'review_note', {prefix}review_note, \
+         'reviewed_by', {prefix}reviewed_by)"
     )
 }
 
@@ -400,7 +417,8 @@ pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiR
                  INSERT INTO follow_ups (id, activity_id, year, status, comment, reported_by) \
                  SELECT gen_random_uuid(), activity_id, year, status, comment, $5 FROM input ORDER BY n \
                  ON CONFLICT (activity_id, year) DO NOTHING \
-                 RETURNING activity_id, year, status, comment, reported_by, version \
+                 RETURNING activity_id, year, status, comment, reported_by, version, \
+                           review, review_note, reviewed_by \
              ), recorded AS ( \
                  INSERT INTO follow_up_history (activity_id, year, changed_by, before, after) \
                  SELECT activity_id, year, $5, NULL, {after} FROM inserted \
@@ -422,7 +440,8 @@ pub async fn write_batch(conn: &mut Conn, items: &[BatchItem], by: &str) -> ApiR
         diesel::sql_query(format!(
             "WITH {INPUT}, updated AS ( \
                  UPDATE follow_ups f \
-                 SET status = i.status, comment = i.comment, reported_by = $5, reported_at = now() \
+                 SET status = i.status, comment = i.comment, reported_by = $5, reported_at = now(), \
+                     review = 'submitted', review_note = NULL, reviewed_by = NULL, reviewed_at = NULL \
                  FROM input i, follow_ups o \
                  WHERE f.activity_id = i.activity_id AND f.year = i.year AND o.id = f.id \
                    AND (o.status, o.comment) IS DISTINCT FROM (i.status, i.comment) \

@@ -3,7 +3,9 @@
 pub mod activities;
 pub mod activity_list;
 pub mod actors;
+pub mod board;
 pub mod changes;
+pub mod chase;
 pub mod clients;
 pub mod collaborations;
 pub mod data_version;
@@ -13,6 +15,7 @@ pub mod idempotency;
 pub mod pagination;
 pub mod plans;
 pub mod reports;
+pub mod reviews;
 pub mod schema;
 pub mod sql;
 pub mod write;

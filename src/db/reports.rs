@@ -64,7 +64,7 @@ fn linked_scope(sql: &mut Sql, plan_id: Uuid) -> String {
 
 /// `plan_tree`, `linked_acts` and `acts`: the activities in scope, those of the plans in the
 /// tree and those they carry on, for the front of a `WITH RECURSIVE`.
-fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
+pub(super) fn scope(sql: &mut Sql, plan_id: Uuid) -> String {
     let linked = linked_scope(sql, plan_id);
     format!(
         "{linked}, \
@@ -473,20 +473,30 @@ pub async fn summary_groups(
         .await?)
 }
 
+/// Whether the activity aliased `a` runs in the year `year` (an SQL expression): from its start
+/// year through its end year; without an end year a recurring activity goes on and a one-off
+/// one runs in its start year. The activities expected to be followed up that year.
+pub fn active_in(a: &str, year: &str) -> String {
+    format!(
+        "({a}.start_year <= {year} AND ({a}.end_year >= {year} OR ({a}.end_year IS NULL \
+         AND ({a}.recurrence = 'annual' OR {a}.start_year = {year}))))"
+    )
+}
+
 /// The activities in scope active in `year` (as the activity list's `active_in`) that have no
 /// follow-up for it, in plan order.
 pub fn missing_follow_ups_sql(plan_id: Uuid, year: i32) -> Sql {
     let mut sql = Sql::new("");
     let scope = scope(&mut sql, plan_id);
     let y = sql.bind(Value::Int(year));
+    let active = active_in("a", &y);
     sql.push(&format!(
         "WITH RECURSIVE {scope} \
          SELECT a.id, a.plan_id, a.goal_id, a.title, a.description, a.start_year, a.start_term, \
                 a.end_year, a.recurrence, a.tags, a.position, a.created_at, a.updated_at, a.version \
          FROM activities a \
          WHERE a.id IN (SELECT id FROM acts) \
-           AND a.start_year <= {y} \
-           AND (a.end_year >= {y} OR (a.end_year IS NULL AND (a.recurrence = 'annual' OR a.start_year = {y}))) \
+           AND {active} \
            AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE f.activity_id = a.id AND f.year = {y}) \
          ORDER BY a.plan_id, a.position, a.id"
     ));

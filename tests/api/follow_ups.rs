@@ -117,13 +117,15 @@ async fn a_batch_creates_updates_and_keeps_history_like_put() {
     assert_eq!(changes[1]["before"], changes[0]["after"]);
     assert_eq!(
         changes[1]["after"],
-        json!({"status": "completed", "comment": "Klart", "reported_by": "test-user", "version": 2})
+        json!({"status": "completed", "comment": "Klart", "reported_by": "test-user", "version": 2,
+               "review": "submitted", "review_note": null, "reviewed_by": null})
     );
     let created = history(&app, &more[0], 2025).await;
     assert_eq!(created[0]["before"], Value::Null);
     assert_eq!(
         created[0]["after"],
-        json!({"status": "ongoing", "comment": null, "reported_by": "test-user", "version": 1})
+        json!({"status": "ongoing", "comment": null, "reported_by": "test-user", "version": 1,
+               "review": "submitted", "review_note": null, "reviewed_by": null})
     );
     let put = json_ok(
         app.get(&format!("/api/v1/activities/{first}/follow-ups/2025"))
@@ -803,7 +805,8 @@ async fn overlapping_concurrent_batches_lose_nothing_and_never_deadlock() {
     let rows: Vec<Row> = diesel::sql_query(
         "SELECT f.activity_id::text AS activity_id, f.year, \
              jsonb_build_object('status', f.status, 'comment', f.comment, \
-                 'reported_by', f.reported_by, 'version', f.version) AS current, \
+                 'reported_by', f.reported_by, 'version', f.version, 'review', f.review, \
+                 'review_note', f.review_note, 'reviewed_by', f.reviewed_by) AS current, \
              (SELECT jsonb_agg(jsonb_build_object('before', h.before, 'after', h.after) ORDER BY h.id) \
               FROM follow_up_history h WHERE h.activity_id = f.activity_id AND h.year = f.year) AS changes \
          FROM follow_ups f",
