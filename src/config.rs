@@ -31,6 +31,8 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Seeds directory loaded by `kulturplan seed`.
     pub seeds_dir: String,
+    /// Browser origins (`https://portal.example.se`) allowed to call the API cross-origin.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -71,6 +73,14 @@ impl Config {
             )?),
             token_ttl: Duration::from_secs(parse_var("TOKEN_TTL_SECONDS", 900)?),
             seeds_dir: var("SEEDS_DIR").unwrap_or_else(|| "seeds".into()),
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -87,6 +97,17 @@ impl Config {
             }
             if secret.len() < 32 {
                 anyhow::bail!("APP_ENV=production needs a JWT_SECRET of at least 32 bytes");
+            }
+        }
+        for origin in &self.cors_allowed_origins {
+            // An origin is scheme, host and port; `*` would let every site read with a token.
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if !host.is_some_and(|h| !h.is_empty() && !h.contains(['/', '*', ' '])) {
+                anyhow::bail!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://portal.example.se"
+                );
             }
         }
         if self.db_pool_size == 0 {
@@ -109,6 +130,7 @@ impl Config {
             db_statement_timeout: Duration::from_secs(10),
             token_ttl: Duration::from_secs(900),
             seeds_dir: "seeds".into(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -176,7 +177,14 @@ pub fn build_app(
 > {
     let (app, doc) = api_app_parts();
     let known = web::Data::new(openapi::KnownPaths::new(&doc));
-    app.wrap(actix_web::middleware::from_fn(observe::middleware))
+    let cors = cors::cors(&state.config.cors_allowed_origins);
+    // Innermost first: CORS (which rewrites `Vary` as one value), compression as
+    // Accept-Encoding asks (which appends to `Vary`), CORS refusals as problems, and outermost
+    // the request id and log line, so every answer carries an X-Request-Id.
+    app.wrap(cors)
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap(actix_web::middleware::from_fn(cors::problems))
+        .wrap(actix_web::middleware::from_fn(observe::middleware))
         .app_data(state)
         .app_data(json_config(JSON_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(query_error))
