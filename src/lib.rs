@@ -49,6 +49,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::reports::routes(cfg);
     api::token::routes(cfg);
     api::clients::routes(cfg);
+    api::me::routes(cfg);
 }
 
 /// The JSON extractor's configuration for a body limit: every failure becomes a problem document.

@@ -283,9 +283,10 @@ pub struct ListActivitiesQuery {
     /// `updated_at`, `relevance` (needs `q`).
     #[param(inline)]
     pub sort: Option<ActivitySort>,
-    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
-    #[param(example = "goal,actors,follow_ups")]
-    pub embed: Option<String>,
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, repeated
+    /// (`embed=goal&embed=actors`, OpenAPI's form style) or comma-separated (`embed=goal,actors`).
+    #[param(value_type = Option<Vec<EmbedList>>, inline, style = Form, explode)]
+    pub embed: Option<Vec<String>>,
     /// Include `total`, the number of matching activities.
     pub count: Option<bool>,
     /// Page size, 1–500 (default 50).
@@ -305,13 +306,23 @@ pub struct ListActivitiesQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GetActivityQuery {
-    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
-    #[param(example = "goal,actors,follow_ups")]
-    pub embed: Option<String>,
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, repeated
+    /// (`embed=goal&embed=actors`, OpenAPI's form style) or comma-separated (`embed=goal,actors`).
+    #[param(value_type = Option<Vec<EmbedList>>, inline, style = Form, explode)]
+    pub embed: Option<Vec<String>>,
     /// The follow-up year for `embed=follow_ups` (default: the latest).
     #[param(minimum = 1900, maximum = 2100)]
     pub year: Option<i32>,
 }
+
+/// One `embed` value: one or more related rows, comma-separated.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    pattern = "^(goal|plan|actors|follow_ups)(,(goal|plan|actors|follow_ups))*$",
+    example = "goal"
+)]
+pub struct EmbedList(pub String);
 
 /// What `embed` asked for.
 #[derive(Debug, Default, Clone, Copy)]
@@ -330,11 +341,12 @@ impl Embed {
         follow_ups: true,
     };
 
-    fn parse(raw: Option<&str>) -> ApiResult<Self> {
+    fn parse(values: Option<&[String]>) -> ApiResult<Self> {
         let mut embed = Embed::default();
-        for part in raw
+        for part in values
             .unwrap_or_default()
-            .split(',')
+            .iter()
+            .flat_map(|value| value.split(','))
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
@@ -578,6 +590,7 @@ async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No municipality has the `municipality_code`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
@@ -587,7 +600,7 @@ pub async fn list_activities(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListActivitiesQuery>,
+    query: crate::api::query::Query<ListActivitiesQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -605,6 +618,9 @@ pub async fn list_activities(
     let page = Page::<Cursor>::new(limit, cursor.as_deref())?;
     let conn = state.pool.get().await?;
     let conn: &crate::db::Conn = &conn;
+    if let Some(code) = &query.municipality_code {
+        crate::db::collaborations::municipality(conn, code).await?;
+    }
     // A revalidation asks for the data version alone; a plain read sends it together with
     // the page query.
     let (version, rows) = if req
@@ -752,7 +768,7 @@ pub async fn get_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    query: web::Query<GetActivityQuery>,
+    query: crate::api::query::Query<GetActivityQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -934,7 +950,7 @@ pub async fn put_activity_actors(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<Vec<ActorRoleInput>>,
+    body: super::body::Json<Vec<ActorRoleInput>>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;

@@ -148,7 +148,7 @@ async fn fresh_secret() -> ApiResult<(String, String)> {
 pub async fn list_clients(
     auth: Auth,
     state: web::Data<AppState>,
-    query: web::Query<ListClientsQuery>,
+    query: crate::api::query::Query<ListClientsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Admin)?;
     let query = query.into_inner();

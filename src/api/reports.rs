@@ -439,7 +439,7 @@ pub async fn follow_up_summary(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<SummaryQuery>,
+    query: crate::api::query::Query<SummaryQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -593,7 +593,7 @@ pub async fn follow_up_trend(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<TrendQuery>,
+    query: crate::api::query::Query<TrendQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -727,7 +727,7 @@ pub async fn missing_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<MissingQuery>,
+    query: crate::api::query::Query<MissingQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -831,7 +831,7 @@ pub async fn collaboration_matrix(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<MatrixQuery>,
+    query: crate::api::query::Query<MatrixQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -1019,7 +1019,7 @@ pub async fn collaboration_network(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<NetworkQuery>,
+    query: crate::api::query::Query<NetworkQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();

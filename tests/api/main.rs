@@ -9,6 +9,7 @@ mod changes;
 mod clients;
 mod collaborations;
 mod compression;
+mod consumers;
 mod contract;
 mod cors;
 mod crud;
