@@ -160,6 +160,7 @@ pub fn api_app_parts() -> (
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description = Some(doc.info.description.unwrap_or_default() + api::query::RULES);
     openapi::finish_document(&mut doc);
     (app, doc)
 }

@@ -488,10 +488,12 @@ impl BatchResult {
 
 /// Write up to 10,000 follow-ups at once: all or nothing.
 ///
-/// Every item is checked first (unknown activity, year outside 1900–2100, unknown status,
-/// comment over 4,000 characters, an activity the token's actor has no role in, the same
-/// activity and year twice); any bad item refuses the whole batch with 422 listing every bad
-/// item by `index`, and nothing is written. Otherwise all items are written in one transaction;
+/// Every item is checked first (a value of the wrong JSON type, unknown activity, year outside
+/// 1900–2100, unknown status, a null status without a comment, comment over 4,000 characters,
+/// an activity the token's actor has no role in, the same activity and year twice); any bad item
+/// refuses the whole batch with 422 listing every bad field by its path (`items[3].year`) and the
+/// item's `index`, and nothing is written. `status` null with a comment is a note without a
+/// colour. Otherwise all items are written in one transaction;
 /// changes are recorded in each follow-up's history like `PUT` does. With `Idempotency-Key`, a
 /// retry with the same key and body within 24 hours gets the first answer again (header
 /// `Idempotent-Replayed: true`) without being applied twice.
@@ -546,10 +548,14 @@ pub async fn post_follow_up_batch(
 /// Write follow-ups from a CSV file: all or nothing, like the batch.
 ///
 /// UTF-8, with or without a byte-order mark; comma- or semicolon-separated (as a Swedish Excel
-/// saves it), detected from the header row `activity_id,year,status,comment` (any order; `comment`
-/// may be left out). `status` is an API value or the colour of the plans' follow-up tables:
-/// blå/blått = planned, röd/rött = delayed, grön/grönt = completed, gul/gult = ongoing (any case).
-/// Errors and warnings name the `row` (the header is row 1). Rows left entirely empty are skipped.
+/// saves it), detected from the header row, which names `activity_id`, `year`, `status` and
+/// optionally `comment` in any order; other columns (a follow-up sheet's `goal_code`, `title`,
+/// `responsible`) are ignored. `status` is an API value or the colour of the plans' follow-up
+/// tables: blå/blått = planned, röd/rött = delayed, grön/grönt = completed, gul/gult = ongoing
+/// (any case); empty with a comment, a note without a colour. Rows with neither status nor
+/// comment report nothing and are skipped, as are empty rows. A cell Excel would run as a
+/// formula, kept as text with a leading `'` by `GET /follow-ups/sheet`, is read without it.
+/// Errors and warnings name the `row` (the header is row 1).
 #[utoipa::path(
     tag = "follow-ups",
     params(

@@ -12,6 +12,15 @@ use crate::error::{ApiError, FieldError};
 /// (`?_=1733097600000`); it carries no meaning, so every endpoint ignores it.
 pub const CACHE_BUSTER: &str = "_";
 
+/// How every operation reads its query string, for the document's description.
+pub const RULES: &str = "\n\nQuery strings: array parameters (`embed`) take OpenAPI's default form style \
+(`embed=goal&embed=actors`) and comma lists (`embed=goal,actors`). A parameter an operation does not \
+declare is refused with 400 naming it in `errors[]`, except `_`, the cache-buster browsers' libraries \
+append (`?_=1733097600000`), which every operation ignores. A value that does not parse is 400 naming \
+the parameter; one that parses but is out of range is 422.\n\nCompression: responses are compressed as \
+`Accept-Encoding` asks (`br`, `gzip`, `deflate`). Browsers: the origins in the service's \
+`CORS_ALLOWED_ORIGINS` may call the API cross-origin and read `ETag`, `Link` and `X-Request-Id`.";
+
 /// `web::Query` with the errors a program can act on: an unknown parameter, a missing one, a
 /// value that does not parse are refused (400), each named in `errors[]`. Values that parse but
 /// are out of range are the handlers' to refuse (422).
