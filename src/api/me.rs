@@ -26,6 +26,8 @@ use crate::error::{ApiResult, Problem};
 pub struct Me {
     /// The token's subject, recorded as the reporter of follow-ups.
     pub subject: String,
+    /// `read`, `plans:write`, `follow_ups:write`, `admin`: the wire's spellings.
+    #[schema(value_type = Vec<String>, example = json!(["read", "follow_ups:write"]))]
     pub scopes: Vec<Scope>,
     /// The actor the token is bound to: it writes follow-ups only where this actor, or a unit
     /// below it, has a role. Null when unbound.
