@@ -33,6 +33,8 @@ pub struct Config {
     pub seeds_dir: String,
     /// Most bytes of rendered answers kept in memory (0: none kept).
     pub response_cache_bytes: u64,
+    /// Browser origins (`https://portal.example.se`) allowed to call the API cross-origin.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +77,14 @@ impl Config {
             seeds_dir: var("SEEDS_DIR").unwrap_or_else(|| "seeds".into()),
             response_cache_bytes: parse_var::<u64>("RESPONSE_CACHE_MIB", 32)?
                 .saturating_mul(1024 * 1024),
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -91,6 +101,17 @@ impl Config {
             }
             if secret.len() < 32 {
                 anyhow::bail!("APP_ENV=production needs a JWT_SECRET of at least 32 bytes");
+            }
+        }
+        for origin in &self.cors_allowed_origins {
+            // An origin is scheme, host and port; `*` would let every site read with a token.
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if !host.is_some_and(|h| !h.is_empty() && !h.contains(['/', '*', ' '])) {
+                anyhow::bail!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://portal.example.se"
+                );
             }
         }
         if self.db_pool_size == 0 {
@@ -114,6 +135,7 @@ impl Config {
             token_ttl: Duration::from_secs(900),
             seeds_dir: "seeds".into(),
             response_cache_bytes: 8 * 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

@@ -152,6 +152,15 @@ text_enum! {
 }
 
 impl FollowUpStatus {
+    /// The colours of the plans' follow-up tables: the word a sheet writes, and the neuter form
+    /// Swedish also uses ("blått").
+    const COLOURS: [(FollowUpStatus, &'static str, &'static str); 4] = [
+        (FollowUpStatus::Planned, "blå", "blått"),
+        (FollowUpStatus::Delayed, "röd", "rött"),
+        (FollowUpStatus::Completed, "grön", "grönt"),
+        (FollowUpStatus::Ongoing, "gul", "gult"),
+    ];
+
     /// The status of a colour name as the plans' follow-up tables write it (blå/blått, röd/rött,
     /// grön/grönt, gul/gult; any case), or of its API value.
     pub fn from_api_or_colour(text: &str) -> Option<Self> {
@@ -159,13 +168,18 @@ impl FollowUpStatus {
         if let Ok(status) = text.parse() {
             return Some(status);
         }
-        Some(match text.as_str() {
-            "blå" | "blått" => FollowUpStatus::Planned,
-            "röd" | "rött" => FollowUpStatus::Delayed,
-            "grön" | "grönt" => FollowUpStatus::Completed,
-            "gul" | "gult" => FollowUpStatus::Ongoing,
-            _ => return None,
-        })
+        Self::COLOURS
+            .iter()
+            .find(|(_, colour, neuter)| text == *colour || text == *neuter)
+            .map(|(status, ..)| *status)
+    }
+
+    /// The Swedish colour word of the status, as a follow-up sheet writes it.
+    pub fn colour(self) -> &'static str {
+        Self::COLOURS
+            .iter()
+            .find(|(status, ..)| *status == self)
+            .map_or("", |(_, colour, _)| colour)
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Problem {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// Malformed parts of the request, each named (an unknown query parameter).
+    #[error("{} malformed part(s)", .0.len())]
+    Malformed(Vec<FieldError>),
     #[error("authentication required: {0}")]
     Unauthorized(&'static str),
     #[error("{0}")]
@@ -131,7 +134,9 @@ impl ApiError {
 
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
-            ApiError::BadRequest(_) => ("bad-request", "The request is malformed"),
+            ApiError::BadRequest(_) | ApiError::Malformed(_) => {
+                ("bad-request", "The request is malformed")
+            }
             ApiError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             ApiError::Forbidden(_) => ("forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
@@ -161,10 +166,11 @@ impl ApiError {
             ApiError::Unauthorized(reason) => {
                 format!("A valid bearer token is required: {reason}.")
             }
-            ApiError::Validation(errors) if errors.len() == 1 => {
+            ApiError::Validation(errors) | ApiError::Malformed(errors) if errors.len() == 1 => {
                 format!("`{}` {}", errors[0].field, errors[0].message)
             }
             ApiError::Validation(errors) => format!("{} fields are not valid", errors.len()),
+            ApiError::Malformed(errors) => format!("{} parts are malformed", errors.len()),
             other => other.to_string(),
         };
         Problem {
@@ -173,7 +179,7 @@ impl ApiError {
             status: self.status_code().as_u16(),
             detail,
             errors: match self {
-                ApiError::Validation(errors) => errors.clone(),
+                ApiError::Validation(errors) | ApiError::Malformed(errors) => errors.clone(),
                 _ => Vec::new(),
             },
         }
@@ -183,7 +189,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -52,6 +53,7 @@ fn api_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     api::board::routes(cfg);
     api::token::routes(cfg);
     api::clients::routes(cfg);
+    api::me::routes(cfg);
 }
 
 /// The JSON extractor's configuration for a body limit: every failure becomes a problem document.
@@ -162,6 +164,7 @@ pub fn api_app_parts() -> (
         .service(scope::scope("/api/v1").configure(api_v1))
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description = Some(doc.info.description.unwrap_or_default() + api::query::RULES);
     openapi::finish_document(&mut doc);
     (app, doc)
 }
@@ -180,7 +183,14 @@ pub fn build_app(
 > {
     let (app, doc) = api_app_parts();
     let known = web::Data::new(openapi::KnownPaths::new(&doc));
-    app.wrap(actix_web::middleware::from_fn(observe::middleware))
+    let cors = cors::cors(&state.config.cors_allowed_origins);
+    // Innermost first: CORS (which rewrites `Vary` as one value), compression as
+    // Accept-Encoding asks (which appends to `Vary`), CORS refusals as problems, and outermost
+    // the request id and log line, so every answer carries an X-Request-Id.
+    app.wrap(cors)
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap(actix_web::middleware::from_fn(cors::problems))
+        .wrap(actix_web::middleware::from_fn(observe::middleware))
         .app_data(state)
         .app_data(json_config(JSON_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(query_error))

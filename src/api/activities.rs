@@ -283,9 +283,10 @@ pub struct ListActivitiesQuery {
     /// `position` (default), `title`, `-title`, `start_year`, `-start_year`, `code`,
     /// `updated_at`, `relevance` (needs `q`).
     pub sort: Option<ActivitySort>,
-    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
-    #[param(example = "goal,actors,follow_ups")]
-    pub embed: Option<String>,
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, repeated
+    /// (`embed=goal&embed=actors`, OpenAPI's form style) or comma-separated (`embed=goal,actors`).
+    #[param(value_type = Option<Vec<EmbedList>>, inline, style = Form, explode)]
+    pub embed: Option<Vec<String>>,
     /// Include `total`, the number of matching activities.
     pub count: Option<bool>,
     /// Page size, 1–500 (default 50).
@@ -304,13 +305,23 @@ pub struct ListActivitiesQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GetActivityQuery {
-    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, comma-separated.
-    #[param(example = "goal,actors,follow_ups")]
-    pub embed: Option<String>,
+    /// Related rows to include: any of `goal`, `plan`, `actors`, `follow_ups`, repeated
+    /// (`embed=goal&embed=actors`, OpenAPI's form style) or comma-separated (`embed=goal,actors`).
+    #[param(value_type = Option<Vec<EmbedList>>, inline, style = Form, explode)]
+    pub embed: Option<Vec<String>>,
     /// The follow-up year for `embed=follow_ups` (default: the latest).
     #[param(minimum = 1900, maximum = 2100)]
     pub year: Option<i32>,
 }
+
+/// One `embed` value: one or more related rows, comma-separated.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    pattern = "^(goal|plan|actors|follow_ups)(,(goal|plan|actors|follow_ups))*$",
+    example = "goal"
+)]
+pub struct EmbedList(pub String);
 
 /// What `embed` asked for.
 #[derive(Debug, Default, Clone, Copy)]
@@ -329,11 +340,12 @@ impl Embed {
         follow_ups: true,
     };
 
-    fn parse(raw: Option<&str>) -> ApiResult<Self> {
+    fn parse(values: Option<&[String]>) -> ApiResult<Self> {
         let mut embed = Embed::default();
-        for part in raw
+        for part in values
             .unwrap_or_default()
-            .split(',')
+            .iter()
+            .flat_map(|value| value.split(','))
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
@@ -577,6 +589,7 @@ async fn with_links(state: &AppState, row: ActivityRow) -> ApiResult<Activity> {
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No municipality has the `municipality_code`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
@@ -586,7 +599,7 @@ pub async fn list_activities(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListActivitiesQuery>,
+    query: crate::api::query::Query<ListActivitiesQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -617,6 +630,9 @@ pub async fn list_activities(
     };
     let conn = state.pool.get().await?;
     let conn: &crate::db::Conn = &conn;
+    if let Some(code) = &query.municipality_code {
+        crate::db::collaborations::municipality(conn, code).await?;
+    }
     let rows = list::page(conn, &query, page.after.as_ref(), page.fetch()).await?;
     let sort = query.sort;
     let (rows, next_cursor) = finish(rows, page.limit, |r| r.cursor(sort));
@@ -751,7 +767,7 @@ pub async fn get_activity(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    query: web::Query<GetActivityQuery>,
+    query: crate::api::query::Query<GetActivityQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -968,7 +984,7 @@ pub async fn put_activity_actors(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<Vec<ActorRoleInput>>,
+    body: super::body::Json<Vec<ActorRoleInput>>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::PlansWrite)?;
     let expected = if_match(&req)?;

@@ -215,6 +215,7 @@ fn check_actor(c: &mut Checks, f: ActorFields<'_>) {
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No municipality has the `municipality_code`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
@@ -224,7 +225,7 @@ pub async fn list_actors(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListActorsQuery>,
+    query: crate::api::query::Query<ListActorsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -245,6 +246,9 @@ pub async fn list_actors(
         descending: query.sort == Some(ActorSort::NameDesc),
     };
     let mut conn = state.pool.get().await?;
+    if let Some(code) = &filter.municipality_code {
+        crate::db::collaborations::municipality(&conn, code).await?;
+    }
     let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
     if cache::fresh(&req, &etag) {
         return Ok(cache::not_modified(etag));

@@ -212,7 +212,7 @@ pub async fn list_changes(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ChangesQuery>,
+    query: crate::api::query::Query<ChangesQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();

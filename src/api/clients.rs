@@ -150,7 +150,7 @@ pub async fn list_clients(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListClientsQuery>,
+    query: crate::api::query::Query<ListClientsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Admin)?;
     let query = query.into_inner();

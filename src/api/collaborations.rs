@@ -257,7 +257,7 @@ pub async fn list_actor_collaborations(
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    query: web::Query<CollaborationsQuery>,
+    query: crate::api::query::Query<CollaborationsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     answer(
@@ -297,7 +297,7 @@ pub async fn list_municipality_collaborations(
     state: web::Data<AppState>,
     req: HttpRequest,
     code: web::Path<String>,
-    query: web::Query<CollaborationsQuery>,
+    query: crate::api::query::Query<CollaborationsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let code = code.into_inner();

@@ -143,6 +143,15 @@ fn excel_cell(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// A cell as written by `excel_cell`, read back: the `'` that kept a formula-like text from
+/// running is taken off again, so a sheet posted back unchanged means what it meant.
+pub fn from_excel_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if excel_cell(rest) != rest => rest,
+        _ => cell,
+    }
+}
+
 /// A cell for an optional value: empty when absent.
 pub fn opt<T: Display>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::body::JsonObject;
-use super::follow_ups::{MAX_COMMENT, refused_for_actor};
+use super::follow_ups::{MAX_COMMENT, note_without_comment, refused_for_actor};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::db::activities::ActivityDates;
@@ -55,8 +55,9 @@ pub struct BatchItemInput {
     #[serde(default)]
     #[schema(value_type = i32, required = true, minimum = 1900, maximum = 2100)]
     pub year: Option<i64>,
+    /// Null for a note without a colour (then `comment` is required).
     #[serde(default)]
-    #[schema(value_type = FollowUpStatus, required = true)]
+    #[schema(value_type = Option<FollowUpStatus>)]
     pub status: Option<String>,
     #[serde(default)]
     #[schema(max_length = 4000)]
@@ -109,13 +110,20 @@ enum At {
 }
 
 impl At {
+    /// An item's field by its path in the body (`items[3].year`), a row's by its column.
     fn error(self, field: &str, message: impl Into<String>) -> FieldError {
-        let mut error = FieldError::new(field, message);
         match self {
-            At::Index(i) => error.index = Some(i),
-            At::Row(r) => error.row = Some(r),
+            At::Index(i) => {
+                let mut error = FieldError::new(format!("items[{i}].{field}"), message);
+                error.index = Some(i);
+                error
+            }
+            At::Row(r) => {
+                let mut error = FieldError::new(field, message);
+                error.row = Some(r);
+                error
+            }
         }
-        error
     }
 
     fn describe(self) -> String {
@@ -131,7 +139,8 @@ struct Candidate {
     at: At,
     activity_id: Result<Uuid, String>,
     year: Result<i64, String>,
-    status: Result<FollowUpStatus, String>,
+    /// `None`: a note without a colour.
+    status: Result<Option<FollowUpStatus>, String>,
     comment: Result<Option<String>, String>,
     /// A CSV row with a value outside the header's columns (an unquoted separator, most likely).
     stray: Option<String>,
@@ -150,10 +159,10 @@ impl Candidate {
             },
             year: item.year.ok_or_else(|| REQUIRED.to_owned()),
             status: match item.status {
-                None => Err(REQUIRED.into()),
-                Some(status) => status.parse().map_err(|_| {
+                None => Ok(None),
+                Some(status) => status.parse().map(Some).map_err(|_| {
                     format!(
-                        "unknown status `{}`: use planned, delayed, completed or ongoing",
+                        "unknown status `{}`: use planned, delayed, completed or ongoing, or null for a note",
                         truncated(&status)
                     )
                 }),
@@ -213,7 +222,13 @@ async fn validate(
                     format!("must be at most {MAX_COMMENT} characters long"),
                 ));
             }
-            Ok(_) => {}
+            Ok(comment) => {
+                if let Ok(status) = c.status
+                    && let Some(message) = note_without_comment(status, comment.as_deref())
+                {
+                    errors.push(c.at.error("comment", message));
+                }
+            }
         }
         if let (Ok(id), Ok(year)) = (&c.activity_id, &c.year) {
             match seen.entry((*id, *year)) {
@@ -293,7 +308,7 @@ impl Validated {
                 dates.end_year,
                 dates.recurrence,
                 item.year,
-                Some(item.status),
+                item.status,
             ) {
                 warnings.push(BatchWarning {
                     index: match at {
@@ -473,10 +488,12 @@ impl BatchResult {
 
 /// Write up to 10,000 follow-ups at once: all or nothing.
 ///
-/// Every item is checked first (unknown activity, year outside 1900–2100, unknown status,
-/// comment over 4,000 characters, an activity the token's actor has no role in, the same
-/// activity and year twice); any bad item refuses the whole batch with 422 listing every bad
-/// item by `index`, and nothing is written. Otherwise all items are written in one transaction;
+/// Every item is checked first (a value of the wrong JSON type, unknown activity, year outside
+/// 1900–2100, unknown status, a null status without a comment, comment over 4,000 characters,
+/// an activity the token's actor has no role in, the same activity and year twice); any bad item
+/// refuses the whole batch with 422 listing every bad field by its path (`items[3].year`) and the
+/// item's `index`, and nothing is written. `status` null with a comment is a note without a
+/// colour. Otherwise all items are written in one transaction;
 /// changes are recorded in each follow-up's history like `PUT` does. With `Idempotency-Key`, a
 /// retry with the same key and body within 24 hours gets the first answer again (header
 /// `Idempotent-Replayed: true`) without being applied twice.
@@ -504,7 +521,7 @@ pub async fn post_follow_up_batch(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<BatchQuery>,
+    query: crate::api::query::Query<BatchQuery>,
     body: JsonObject<BatchRequest>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::FollowUpsWrite)?;
@@ -531,10 +548,14 @@ pub async fn post_follow_up_batch(
 /// Write follow-ups from a CSV file: all or nothing, like the batch.
 ///
 /// UTF-8, with or without a byte-order mark; comma- or semicolon-separated (as a Swedish Excel
-/// saves it), detected from the header row `activity_id,year,status,comment` (any order; `comment`
-/// may be left out). `status` is an API value or the colour of the plans' follow-up tables:
-/// blå/blått = planned, röd/rött = delayed, grön/grönt = completed, gul/gult = ongoing (any case).
-/// Errors and warnings name the `row` (the header is row 1). Rows left entirely empty are skipped.
+/// saves it), detected from the header row, which names `activity_id`, `year`, `status` and
+/// optionally `comment` in any order; other columns (a follow-up sheet's `goal_code`, `title`,
+/// `responsible`) are ignored. `status` is an API value or the colour of the plans' follow-up
+/// tables: blå/blått = planned, röd/rött = delayed, grön/grönt = completed, gul/gult = ongoing
+/// (any case); empty with a comment, a note without a colour. Rows with neither status nor
+/// comment report nothing and are skipped, as are empty rows. A cell Excel would run as a
+/// formula, kept as text with a leading `'` by `GET /follow-ups/sheet`, is read without it.
+/// Errors and warnings name the `row` (the header is row 1).
 #[utoipa::path(
     tag = "follow-ups",
     params(
@@ -563,7 +584,7 @@ pub async fn import_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<BatchQuery>,
+    query: crate::api::query::Query<BatchQuery>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::FollowUpsWrite)?;
@@ -649,16 +670,12 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
         if name.is_empty() {
             continue;
         }
-        match COLUMNS.iter().find(|c| **c == name) {
-            Some(column) if position.insert(column, i).is_some() => {
-                errors.push(format!("names the column `{column}` twice"));
-            }
-            Some(_) => {}
-            None => errors.push(format!(
-                "has an unknown column `{}`; the columns are {}",
-                truncated(&name),
-                COLUMNS.join(", ")
-            )),
+        // Other columns (a follow-up sheet's goal code, title, responsible) are read by people,
+        // not by the import.
+        if let Some(column) = COLUMNS.iter().find(|c| **c == name)
+            && position.insert(column, i).is_some()
+        {
+            errors.push(format!("names the column `{column}` twice"));
         }
     }
     for required in &COLUMNS[..3] {
@@ -700,6 +717,7 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
                 .and_then(|&i| record.get(i))
                 .unwrap_or_default();
             std::str::from_utf8(bytes)
+                .map(super::csv::from_excel_cell)
                 .map_err(|_| "is not UTF-8 text; save the file as \"CSV UTF-8\"".to_owned())
         };
         let required = |column: &str| {
@@ -711,6 +729,24 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
                 }
             })
         };
+        let comment = cell("comment").map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
+        let status = cell("status").and_then(|status| {
+            if status.is_empty() {
+                return Ok(None);
+            }
+            FollowUpStatus::from_api_or_colour(status)
+                .map(Some)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown status `{}`: use blå, röd, grön, gul or planned, delayed, completed, ongoing",
+                        truncated(status)
+                    )
+                })
+        });
+        // A sheet's row for an activity not reported on: neither colour nor note.
+        if matches!((&status, &comment), (Ok(None), Ok(None))) {
+            continue;
+        }
         candidates.push(Candidate {
             at,
             activity_id: required("activity_id").and_then(|id| {
@@ -720,19 +756,14 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
                 year.parse::<i64>()
                     .map_err(|_| format!("`{}` is not a year", truncated(year)))
             }),
-            status: required("status").and_then(|status| {
-                FollowUpStatus::from_api_or_colour(status).ok_or_else(|| {
-                    format!(
-                        "unknown status `{}`: use blå, röd, grön, gul or planned, delayed, completed, ongoing",
-                        truncated(status)
-                    )
-                })
-            }),
-            comment: cell("comment").map(|c| Some(c.to_owned()).filter(|c| !c.is_empty())),
+            status,
+            comment,
             stray: record
                 .iter()
                 .enumerate()
-                .find(|(i, value)| !value.is_empty() && !position.values().any(|p| p == i))
+                .find(|(i, value)| {
+                    !value.is_empty() && header.get(*i).is_none_or(<[u8]>::is_empty)
+                })
                 .map(|(_, value)| {
                     format!(
                         "has a value (`{}`) in a column the header does not name; quote a comment that contains `{}`",

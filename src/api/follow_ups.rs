@@ -20,6 +20,16 @@ use crate::error::{ApiError, ApiResult, Checks, Problem};
 
 pub const MAX_COMMENT: usize = 4000;
 
+/// A follow-up is a colour, a note, or both: without a status the comment must say something.
+/// `None` when the pair is acceptable, else the message for `comment`.
+pub fn note_without_comment(
+    status: Option<FollowUpStatus>,
+    comment: Option<&str>,
+) -> Option<&'static str> {
+    (status.is_none() && comment.is_none_or(|c| c.trim().is_empty()))
+        .then_some("is required when status is null (a note without a colour)")
+}
+
 /// The follow-up of one activity for one year.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -96,11 +106,14 @@ impl FollowUp {
     }
 }
 
+/// A status, or (status null) a note without a colour, which needs a comment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "ongoing", "comment": "Arbetet pågår, klart hösten 2025"}))]
 pub struct PutFollowUp {
-    pub status: FollowUpStatus,
+    /// Null (or left out) for a note without a colour; then `comment` is required.
+    #[serde(default)]
+    pub status: Option<FollowUpStatus>,
     #[schema(max_length = 4000)]
     pub comment: Option<String>,
 }
@@ -227,6 +240,10 @@ pub struct ListFollowUpsQuery {
     pub status: Option<FollowUpStatus>,
     /// Only activities where this actor has a role.
     pub actor_id: Option<Uuid>,
+    /// Only activities where the municipality with this code has a role (instead of
+    /// `actor_id`).
+    #[param(pattern = "^[0-9]{4}$", example = "1880")]
+    pub municipality_code: Option<String>,
     /// Page size, 1–500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
@@ -283,7 +300,8 @@ impl CsvRecord for FollowUp {
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Token lacks `read`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid year, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No municipality has the code", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid year, municipality code, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
 )]
@@ -292,22 +310,34 @@ pub async fn list_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListFollowUpsQuery>,
+    query: crate::api::query::Query<ListFollowUpsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
     let mut c = Checks::default();
     c.year("year", query.year);
+    c.municipality_code("municipality_code", query.municipality_code.as_deref());
+    if query.actor_id.is_some() && query.municipality_code.is_some() {
+        c.push("municipality_code", "cannot be given with actor_id");
+    }
     c.finish()?;
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let page = Page::new(query.limit, query.cursor.as_deref())?;
+    let mut conn = state.pool.get().await?;
+    let actor_id = match &query.municipality_code {
+        Some(code) => Some(
+            crate::db::collaborations::municipality(&conn, code)
+                .await?
+                .id,
+        ),
+        None => query.actor_id,
+    };
     let filter = FollowUpFilter {
         plan_id: query.plan_id,
         year: query.year,
         status: query.status,
-        actor_id: query.actor_id,
+        actor_id,
     };
-    let mut conn = state.pool.get().await?;
     let etag = cache::etag(&req, crate::db::data_version(&mut conn).await?);
     if cache::fresh(&req, &etag) {
         return Ok(cache::not_modified(etag));
@@ -410,7 +440,8 @@ pub async fn get_follow_up(
 
 /// Report the status of an activity for a year (idempotent upsert).
 ///
-/// The same body twice leaves one row and one history entry. A status that does not fit the
+/// `status` null with a comment records a note without a colour. The same body twice leaves one
+/// row and one history entry. A status that does not fit the
 /// activity's dates is stored and flagged in `warnings`. `If-Match` is optional and honoured.
 #[utoipa::path(
     tag = "follow-ups",
@@ -446,6 +477,9 @@ pub async fn put_follow_up(
     let mut c = Checks::default();
     c.year("year", Some(year));
     c.text("comment", body.comment.as_deref(), 0, MAX_COMMENT);
+    if let Some(message) = note_without_comment(body.status, body.comment.as_deref()) {
+        c.push("comment", message);
+    }
     c.finish()?;
     let mut conn = state.pool.get().await?;
     let activity = crate::db::activities::get(&mut conn, id).await?;
@@ -456,7 +490,7 @@ pub async fn put_follow_up(
             conn,
             id,
             year,
-            Some(body.status),
+            body.status,
             body.comment.as_deref(),
             &subject,
             expected,
@@ -566,6 +600,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             utoipa_actix_web::scope::scope("/follow-ups")
                 .app_data(crate::json_config(super::follow_up_batches::BODY_LIMIT))
                 .service(list_follow_ups)
+                .service(super::follow_up_sheet::get_follow_up_sheet)
                 .service(super::follow_up_batches::post_follow_up_batch)
                 .service(super::follow_up_batches::import_follow_ups)
                 .service(super::reviews::review_follow_ups),

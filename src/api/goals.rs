@@ -240,7 +240,7 @@ pub async fn list_goals(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListGoalsQuery>,
+    query: crate::api::query::Query<ListGoalsQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();

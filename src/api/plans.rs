@@ -211,7 +211,7 @@ pub async fn list_plans(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ListPlansQuery>,
+    query: crate::api::query::Query<ListPlansQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();

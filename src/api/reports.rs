@@ -440,7 +440,7 @@ pub async fn follow_up_summary(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<SummaryQuery>,
+    query: crate::api::query::Query<SummaryQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -604,7 +604,7 @@ pub async fn follow_up_trend(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<TrendQuery>,
+    query: crate::api::query::Query<TrendQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -740,7 +740,7 @@ pub async fn missing_follow_ups(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<MissingQuery>,
+    query: crate::api::query::Query<MissingQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -844,7 +844,7 @@ pub async fn collaboration_matrix(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<MatrixQuery>,
+    query: crate::api::query::Query<MatrixQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
@@ -1032,7 +1032,7 @@ pub async fn collaboration_network(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<NetworkQuery>,
+    query: crate::api::query::Query<NetworkQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();

@@ -239,6 +239,57 @@ pub async fn history(conn: &mut Conn, activity_id: Uuid, year: i32) -> ApiResult
         .await?)
 }
 
+/// The actor `$1` and every unit below it, as the relation `bound(id)`: an actor reports for the
+/// activities where any of them has a role.
+const BOUND: &str = "bound(id) AS ( \
+         SELECT $1::uuid \
+         UNION SELECT a.id FROM actors a JOIN bound b ON a.parent_id = b.id \
+     )";
+
+/// One line of an actor's follow-up sheet for a year.
+#[derive(Debug, Clone, diesel::prelude::QueryableByName)]
+pub struct SheetRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub activity_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub goal_code: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub title: String,
+    /// The responsible actors' names, `; ` between them.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub responsible: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub status: Option<FollowUpStatus>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub comment: Option<String>,
+}
+
+/// What an actor reports on for `year`: the activities where it (or a unit below it) has a
+/// role that run that year (as the activity list's `active_in`) or already have a follow-up for
+/// it, with that follow-up; in plan order.
+pub async fn sheet(conn: &mut Conn, actor_id: Uuid, year: i32) -> ApiResult<Vec<SheetRow>> {
+    Ok(diesel::sql_query(format!(
+        "WITH RECURSIVE {BOUND} \
+         SELECT a.id AS activity_id, g.code AS goal_code, a.title, \
+                coalesce((SELECT string_agg(r.name, '; ' ORDER BY r.name) \
+                          FROM activity_actors aa JOIN actors r ON r.id = aa.actor_id \
+                          WHERE aa.activity_id = a.id AND aa.role = 'responsible'), '') AS responsible, \
+                f.status, f.comment \
+         FROM activities a \
+         JOIN goals g ON g.id = a.goal_id \
+         LEFT JOIN follow_ups f ON f.activity_id = a.id AND f.year = $2 \
+         WHERE EXISTS (SELECT 1 FROM activity_actors aa \
+                       WHERE aa.activity_id = a.id AND aa.actor_id IN (SELECT id FROM bound)) \
+           AND (f.id IS NOT NULL OR (a.start_year <= $2 AND (a.end_year >= $2 \
+                OR (a.end_year IS NULL AND (a.recurrence = 'annual' OR a.start_year = $2))))) \
+         ORDER BY a.plan_id, a.position, a.id"
+    ))
+    .bind::<diesel::sql_types::Uuid, _>(actor_id)
+    .bind::<diesel::sql_types::Int4, _>(year)
+    .load(conn)
+    .await?)
+}
+
 /// Of `activity_ids`, those where neither `actor_id` nor any unit below it has a role.
 pub async fn not_allowed_for_actor(
     conn: &mut Conn,
@@ -250,14 +301,11 @@ pub async fn not_allowed_for_actor(
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         id: Uuid,
     }
-    let allowed: Vec<Allowed> = diesel::sql_query(
-        "WITH RECURSIVE bound(id) AS ( \
-             SELECT $1::uuid \
-             UNION SELECT a.id FROM actors a JOIN bound b ON a.parent_id = b.id \
-         ) \
+    let allowed: Vec<Allowed> = diesel::sql_query(format!(
+        "WITH RECURSIVE {BOUND} \
          SELECT DISTINCT aa.activity_id AS id FROM activity_actors aa \
-         WHERE aa.actor_id IN (SELECT id FROM bound) AND aa.activity_id = ANY($2)",
-    )
+         WHERE aa.actor_id IN (SELECT id FROM bound) AND aa.activity_id = ANY($2)"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(actor_id)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(activity_ids)
     .load(conn)
@@ -275,7 +323,8 @@ pub async fn not_allowed_for_actor(
 pub struct BatchItem {
     pub activity_id: Uuid,
     pub year: i32,
-    pub status: FollowUpStatus,
+    /// `None` for a note without a colour.
+    pub status: Option<FollowUpStatus>,
     pub comment: Option<String>,
 }
 
@@ -292,7 +341,7 @@ pub struct BatchCounts {
 struct Columns<'a> {
     activity_ids: Vec<Uuid>,
     years: Vec<i32>,
-    statuses: Vec<FollowUpStatus>,
+    statuses: Vec<Option<FollowUpStatus>>,
     comments: Vec<Option<&'a str>>,
 }
 
@@ -343,7 +392,9 @@ macro_rules! bind_columns {
         $query
             .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&$columns.activity_ids)
             .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(&$columns.years)
-            .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&$columns.statuses)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>, _>(
+                &$columns.statuses,
+            )
             .bind::<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>, _>(
                 &$columns.comments,
             )

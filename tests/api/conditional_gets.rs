@@ -87,6 +87,11 @@ impl Values {
             };
             pairs.push(format!("{name}={value}"));
         }
+        // Whose sheet: one of `municipality_code`, `actor_id` or the token's actor is needed,
+        // none of them required alone.
+        if label.ends_with("/follow-ups/sheet") {
+            pairs.push("municipality_code=1880".to_owned());
+        }
         if pairs.is_empty() {
             String::new()
         } else {
