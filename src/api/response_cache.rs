@@ -53,11 +53,13 @@ impl Key {
 }
 
 /// The query's parameters decoded and sorted, so that the same request written another way
-/// (`limit=50&goal_id=…`, `%2C` for `,`) finds the same answer. A query that does not decode is
-/// kept as it came.
+/// (`limit=50&goal_id=…`, `%2C` for `,`) finds the same answer; the browsers' cache-buster, which
+/// every endpoint ignores, is left out, so it does not make every request a miss. A query that
+/// does not decode is kept as it came.
 fn canonical_query(query: &str) -> String {
     match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
         Ok(mut pairs) => {
+            pairs.retain(|(name, _)| name != super::query::CACHE_BUSTER);
             pairs.sort();
             serde_urlencoded::to_string(&pairs).unwrap_or_else(|_| query.to_owned())
         }

@@ -341,6 +341,20 @@ async fn a_repeated_read_is_answered_from_memory_at_the_cost_of_a_304() {
         cost_of_304,
         "answered at the cost of a 304"
     );
+    // A browser's cache-buster is ignored by the endpoint, and so by the cache.
+    let before = query_count(&app).await;
+    let busted = app
+        .get(&format!("{path}&_=1764633600000"))
+        .send()
+        .await
+        .expect("busted");
+    assert_eq!(busted.status(), StatusCode::OK);
+    assert_eq!(busted.json::<Value>().await.expect("json"), first);
+    assert_eq!(
+        query_count(&app).await - before,
+        cost_of_304,
+        "a cache-buster answered from memory"
+    );
     // Another caller's scopes: kept apart.
     let before = query_count(&app).await;
     let other = app

@@ -64,7 +64,7 @@ def batch(bad):
 
 refused = expect(post_follow_up_batch.sync_detailed(client=api, body=batch(137)), 422, "bad batch")
 check(isinstance(refused, Problem), "a Problem")
-check([(e.index, e.field) for e in refused.errors] == [(137, "year")], f"errors {refused.errors}")
+check([(e.index, e.field) for e in refused.errors] == [(137, "items[137].year")], f"errors {refused.errors}")
 untouched = get_follow_up.sync_detailed(activities[1].id, YEAR, client=api)
 expect(untouched, 404, "nothing of the refused batch was written")
 
