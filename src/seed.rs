@@ -261,10 +261,34 @@ fn blank(text: &str) -> bool {
 /// Every problem is reported at once, each naming its file and key; nothing touches a database.
 pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
     let mut errors: Vec<String> = Vec::new();
+    let (actors, actor_file) = load_actors(dir, &mut errors)?;
+    let plans = load_plans(dir, &actor_file, &mut errors)?;
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "the seed files in {} are not valid ({} problems):\n  {}",
+            dir.display(),
+            errors.len(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(SeedData {
+        dir: dir.to_owned(),
+        actors,
+        plans,
+    })
+}
 
-    // Actors, merged over all files.
+/// Where each actor key was first read: its file and its index among the merged actors.
+type ActorFiles = HashMap<String, (PathBuf, usize)>;
+
+/// The actors of every file under `actors/`, merged by key and sorted parents first, with the
+/// file and index each key was first read from.
+fn load_actors(
+    dir: &Path,
+    errors: &mut Vec<String>,
+) -> anyhow::Result<(Vec<SeedActor>, ActorFiles)> {
     let mut actors: Vec<SeedActor> = Vec::new();
-    let mut actor_file: HashMap<String, (PathBuf, usize)> = HashMap::new();
+    let mut actor_file: ActorFiles = HashMap::new();
     for file in json_files(&dir.join("actors"))? {
         let parsed: ActorFile = match read_json(&file) {
             Ok(parsed) => parsed,
@@ -276,32 +300,7 @@ pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
         let name = file.display().to_string();
         for actor in parsed.actors {
             let at = format!("{name}: actor {}", actor.key);
-            if !is_key(&actor.key) {
-                errors.push(format!("{at}: the key must match [a-z0-9-]+"));
-            }
-            if blank(&actor.name) {
-                errors.push(format!("{at}: the name is empty"));
-            }
-            match (&actor.kind, &actor.municipality_code) {
-                (ActorKind::Municipality, None) => {
-                    errors.push(format!("{at}: a municipality needs its municipality_code"))
-                }
-                (ActorKind::Municipality, Some(code))
-                    if !(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit())) =>
-                {
-                    errors.push(format!("{at}: municipality_code {code:?} is not 4 digits"))
-                }
-                (kind, Some(_)) if *kind != ActorKind::Municipality => errors.push(format!(
-                    "{at}: only municipalities have a municipality_code (kind is {kind})"
-                )),
-                _ => {}
-            }
-            if actor.title.is_some() && actor.kind != ActorKind::Person {
-                errors.push(format!(
-                    "{at}: only persons have a title (kind is {})",
-                    actor.kind
-                ));
-            }
+            check_actor(&at, &actor, errors);
             match actor_file.get(&actor.key) {
                 Some((other, index)) => {
                     if actors[*index] != actor {
@@ -346,7 +345,45 @@ pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
         }
     };
 
-    // Plans.
+    Ok((actors, actor_file))
+}
+
+/// What the database would refuse of one actor, said with its file and key.
+fn check_actor(at: &str, actor: &SeedActor, errors: &mut Vec<String>) {
+    if !is_key(&actor.key) {
+        errors.push(format!("{at}: the key must match [a-z0-9-]+"));
+    }
+    if blank(&actor.name) {
+        errors.push(format!("{at}: the name is empty"));
+    }
+    match (&actor.kind, &actor.municipality_code) {
+        (ActorKind::Municipality, None) => {
+            errors.push(format!("{at}: a municipality needs its municipality_code"))
+        }
+        (ActorKind::Municipality, Some(code))
+            if !(code.len() == 4 && code.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            errors.push(format!("{at}: municipality_code {code:?} is not 4 digits"))
+        }
+        (kind, Some(_)) if *kind != ActorKind::Municipality => errors.push(format!(
+            "{at}: only municipalities have a municipality_code (kind is {kind})"
+        )),
+        _ => {}
+    }
+    if actor.title.is_some() && actor.kind != ActorKind::Person {
+        errors.push(format!(
+            "{at}: only persons have a title (kind is {})",
+            actor.kind
+        ));
+    }
+}
+
+/// The plans under `plans/`, each checked against the others and the actors, parents first.
+fn load_plans(
+    dir: &Path,
+    actor_file: &ActorFiles,
+    errors: &mut Vec<String>,
+) -> anyhow::Result<Vec<SeedPlan>> {
     let mut plans: Vec<SeedPlan> = Vec::new();
     let mut plan_files: HashMap<String, PathBuf> = HashMap::new();
     for file in json_files(&dir.join("plans"))? {
@@ -384,8 +421,8 @@ pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
             .get(&plan.key)
             .map(|f| f.display().to_string())
             .unwrap_or_default();
-        check_plan(&name, plan, &plan_files, &actor_file, &mut errors);
-        check_realises(&name, plan, &plans, &mut errors);
+        check_plan(&name, plan, &plan_files, actor_file, errors);
+        check_realises(&name, plan, &plans, errors);
     }
     let plans = match parents_first(plans, |p| &p.key, |p| p.parent.as_deref()) {
         Ok(sorted) => sorted,
@@ -395,22 +432,10 @@ pub fn load(dir: &Path) -> anyhow::Result<SeedData> {
         }
     };
 
-    if !errors.is_empty() {
-        anyhow::bail!(
-            "the seed files in {} are not valid ({} problems):\n  {}",
-            dir.display(),
-            errors.len(),
-            errors.join("\n  ")
-        );
-    }
-    Ok(SeedData {
-        dir: dir.to_owned(),
-        actors,
-        plans,
-    })
+    Ok(plans)
 }
 
-fn where_is(files: &HashMap<String, (PathBuf, usize)>, key: &str) -> String {
+fn where_is(files: &ActorFiles, key: &str) -> String {
     files
         .get(key)
         .map(|(f, _)| f.display().to_string())
@@ -452,7 +477,7 @@ fn check_plan(
     name: &str,
     plan: &SeedPlan,
     plans: &HashMap<String, PathBuf>,
-    actors: &HashMap<String, (PathBuf, usize)>,
+    actors: &ActorFiles,
     errors: &mut Vec<String>,
 ) {
     if blank(&plan.title) {
@@ -472,6 +497,25 @@ fn check_plan(
         }
     }
 
+    let goal_keys = check_goals(name, plan, errors);
+    let mut activity_keys: HashSet<&str> = HashSet::new();
+    for activity in &plan.activities {
+        let at = format!("{name}: activity {}", activity.key);
+        if !is_local_key(&activity.key) {
+            errors.push(format!(
+                "{at}: the key must be non-empty, without '/' or spaces"
+            ));
+        }
+        if !activity_keys.insert(&activity.key) {
+            errors.push(format!("{at}: duplicate activity key"));
+        }
+        check_activity(&at, activity, &goal_keys, actors, errors);
+    }
+}
+
+/// The plan's goal tree: keys unique and well-formed, titles present, codes unique. Returns the
+/// goal keys, which the activities must name.
+fn check_goals<'a>(name: &str, plan: &'a SeedPlan, errors: &mut Vec<String>) -> HashSet<&'a str> {
     let mut goal_keys: HashSet<&str> = HashSet::new();
     let mut goal_codes: HashSet<&str> = HashSet::new();
     let mut stack: Vec<&SeedGoal> = plan.goals.iter().collect();
@@ -503,82 +547,81 @@ fn check_plan(
         stack.extend(goal.children.iter());
     }
 
-    let mut activity_keys: HashSet<&str> = HashSet::new();
-    for activity in &plan.activities {
-        let at = format!("{name}: activity {}", activity.key);
-        if !is_local_key(&activity.key) {
+    goal_keys
+}
+
+/// One activity: its goals and actors known, its years in range and in order, its follow-ups
+/// one per year with a colour or a note.
+fn check_activity(
+    at: &str,
+    activity: &SeedActivity,
+    goal_keys: &HashSet<&str>,
+    actors: &ActorFiles,
+    errors: &mut Vec<String>,
+) {
+    if !goal_keys.contains(activity.goal.as_str()) {
+        errors.push(format!("{at}: unknown goal {}", activity.goal));
+    }
+    let mut linked: HashSet<&str> = HashSet::new();
+    for goal in &activity.linked_goals {
+        if !goal_keys.contains(goal.as_str()) {
+            errors.push(format!("{at}: unknown linked goal {goal}"));
+        }
+        if !linked.insert(goal) {
+            errors.push(format!("{at}: linked goal {goal} is listed twice"));
+        }
+    }
+    if blank(&activity.title) {
+        errors.push(format!("{at}: the title is empty"));
+    }
+    for (field, year) in [
+        ("start_year", activity.start_year),
+        ("end_year", activity.end_year),
+    ] {
+        if let Some(year) = year
+            && !year_ok(year)
+        {
             errors.push(format!(
-                "{at}: the key must be non-empty, without '/' or spaces"
+                "{at}: {field} {year} is outside {MIN_YEAR}–{MAX_YEAR}"
             ));
         }
-        if !activity_keys.insert(&activity.key) {
-            errors.push(format!("{at}: duplicate activity key"));
+    }
+    if let (Some(start), Some(end)) = (activity.start_year, activity.end_year)
+        && start > end
+    {
+        errors.push(format!("{at}: start_year {start} is after end_year {end}"));
+    }
+    if activity.start_term.is_some() && activity.start_year.is_none() {
+        errors.push(format!("{at}: a start_term needs a start_year"));
+    }
+    let mut links: HashSet<(&str, Role)> = HashSet::new();
+    for link in &activity.actors {
+        if !actors.contains_key(&link.actor) {
+            errors.push(format!("{at}: unknown actor {}", link.actor));
         }
-        if !goal_keys.contains(activity.goal.as_str()) {
-            errors.push(format!("{at}: unknown goal {}", activity.goal));
+        if !links.insert((&link.actor, link.role)) {
+            errors.push(format!(
+                "{at}: actor {} is listed twice as {}",
+                link.actor, link.role
+            ));
         }
-        let mut linked: HashSet<&str> = HashSet::new();
-        for goal in &activity.linked_goals {
-            if !goal_keys.contains(goal.as_str()) {
-                errors.push(format!("{at}: unknown linked goal {goal}"));
-            }
-            if !linked.insert(goal) {
-                errors.push(format!("{at}: linked goal {goal} is listed twice"));
-            }
+    }
+    let mut years: HashSet<i32> = HashSet::new();
+    for follow_up in &activity.follow_ups {
+        if !year_ok(follow_up.year) {
+            errors.push(format!(
+                "{at}: follow-up year {} is outside {MIN_YEAR}–{MAX_YEAR}",
+                follow_up.year
+            ));
         }
-        if blank(&activity.title) {
-            errors.push(format!("{at}: the title is empty"));
+        if !years.insert(follow_up.year) {
+            errors.push(format!("{at}: two follow-ups for {}", follow_up.year));
         }
-        for (field, year) in [
-            ("start_year", activity.start_year),
-            ("end_year", activity.end_year),
-        ] {
-            if let Some(year) = year
-                && !year_ok(year)
-            {
-                errors.push(format!(
-                    "{at}: {field} {year} is outside {MIN_YEAR}–{MAX_YEAR}"
-                ));
-            }
-        }
-        if let (Some(start), Some(end)) = (activity.start_year, activity.end_year)
-            && start > end
-        {
-            errors.push(format!("{at}: start_year {start} is after end_year {end}"));
-        }
-        if activity.start_term.is_some() && activity.start_year.is_none() {
-            errors.push(format!("{at}: a start_term needs a start_year"));
-        }
-        let mut links: HashSet<(&str, Role)> = HashSet::new();
-        for link in &activity.actors {
-            if !actors.contains_key(&link.actor) {
-                errors.push(format!("{at}: unknown actor {}", link.actor));
-            }
-            if !links.insert((&link.actor, link.role)) {
-                errors.push(format!(
-                    "{at}: actor {} is listed twice as {}",
-                    link.actor, link.role
-                ));
-            }
-        }
-        let mut years: HashSet<i32> = HashSet::new();
-        for follow_up in &activity.follow_ups {
-            if !year_ok(follow_up.year) {
-                errors.push(format!(
-                    "{at}: follow-up year {} is outside {MIN_YEAR}–{MAX_YEAR}",
-                    follow_up.year
-                ));
-            }
-            if !years.insert(follow_up.year) {
-                errors.push(format!("{at}: two follow-ups for {}", follow_up.year));
-            }
-            if follow_up.status.is_none() && follow_up.comment.as_deref().is_none_or(str::is_empty)
-            {
-                errors.push(format!(
-                    "{at}: the {} follow-up has neither status nor comment",
-                    follow_up.year
-                ));
-            }
+        if follow_up.status.is_none() && follow_up.comment.as_deref().is_none_or(str::is_empty) {
+            errors.push(format!(
+                "{at}: the {} follow-up has neither status nor comment",
+                follow_up.year
+            ));
         }
     }
 }
@@ -789,6 +832,19 @@ fn dep(entity: Entity, id: Uuid, key: impl Into<String>) -> Dep {
 
 fn wanted(data: &SeedData) -> anyhow::Result<Wanted> {
     let mut out = Wanted::default();
+    want_actors(data, &mut out);
+    want_plans(data, &mut out);
+    for plan in &data.plans {
+        want_goals(plan, &mut out)?;
+    }
+    for plan in &data.plans {
+        want_activities(plan, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The actors' rows, each depending on its parent.
+fn want_actors(data: &SeedData, out: &mut Wanted) {
     for actor in &data.actors {
         let parent_id = actor.parent.as_deref().map(actor_id);
         out.actors.push(Want {
@@ -811,6 +867,10 @@ fn wanted(data: &SeedData) -> anyhow::Result<Wanted> {
                 .collect(),
         });
     }
+}
+
+/// The plans' rows, each depending on its parent plan.
+fn want_plans(data: &SeedData, out: &mut Wanted) {
     for plan in &data.plans {
         let id = plan_id(&plan.key);
         out.plans.push(Want {
@@ -835,135 +895,141 @@ fn wanted(data: &SeedData) -> anyhow::Result<Wanted> {
                 .collect(),
         });
     }
-    for plan in &data.plans {
-        let pid = plan_id(&plan.key);
-        // Depth first, parents before children; position = index among siblings.
-        let mut stack: Vec<(Option<&SeedGoal>, &SeedGoal, usize)> = plan
-            .goals
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, g)| (None, g, i))
-            .collect();
-        while let Some((parent, goal, position)) = stack.pop() {
-            let id = goal_id(&plan.key, &goal.key);
-            let mut deps = vec![dep(Entity::Plan, pid, plan.key.clone())];
-            if let Some(parent) = parent {
-                deps.push(dep(
-                    Entity::Goal,
-                    goal_id(&plan.key, &parent.key),
-                    format!("{}/{}", plan.key, parent.key),
-                ));
+}
+
+/// A plan's goal rows, depth first, parents before children; a goal depends on its plan, its
+/// parent and the goal it realises.
+fn want_goals(plan: &SeedPlan, out: &mut Wanted) -> anyhow::Result<()> {
+    let pid = plan_id(&plan.key);
+    // Depth first, parents before children; position = index among siblings.
+    let mut stack: Vec<(Option<&SeedGoal>, &SeedGoal, usize)> = plan
+        .goals
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, g)| (None, g, i))
+        .collect();
+    while let Some((parent, goal, position)) = stack.pop() {
+        let id = goal_id(&plan.key, &goal.key);
+        let mut deps = vec![dep(Entity::Plan, pid, plan.key.clone())];
+        if let Some(parent) = parent {
+            deps.push(dep(
+                Entity::Goal,
+                goal_id(&plan.key, &parent.key),
+                format!("{}/{}", plan.key, parent.key),
+            ));
+        }
+        // Checked in `load`: a realised goal belongs to the parent plan, seeded before.
+        let realised = match (&plan.parent, &goal.realises) {
+            (Some(parent_plan), Some(realised)) => {
+                let id = goal_id(parent_plan, realised);
+                deps.push(dep(Entity::Goal, id, format!("{parent_plan}/{realised}")));
+                Some(id)
             }
-            // Checked in `load`: a realised goal belongs to the parent plan, seeded before.
-            let realised = match (&plan.parent, &goal.realises) {
-                (Some(parent_plan), Some(realised)) => {
-                    let id = goal_id(parent_plan, realised);
-                    deps.push(dep(Entity::Goal, id, format!("{parent_plan}/{realised}")));
-                    Some(id)
-                }
-                _ => None,
-            };
-            out.goals.push(Want {
+            _ => None,
+        };
+        out.goals.push(Want {
+            id,
+            key: format!("{}/{}", plan.key, goal.key),
+            row: GoalRow {
                 id,
-                key: format!("{}/{}", plan.key, goal.key),
-                row: GoalRow {
+                plan_id: pid,
+                parent_id: parent.map(|p| goal_id(&plan.key, &p.key)),
+                code: goal.code.clone(),
+                kind: goal.kind,
+                title: goal.title.clone(),
+                description: goal.description.clone(),
+                position: i32::try_from(position)?,
+                realises_goal_id: realised,
+            },
+            deps,
+        });
+        stack.extend(
+            goal.children
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, c)| (Some(goal), c, i)),
+        );
+    }
+    Ok(())
+}
+
+/// A plan's activity rows with their links, and their follow-ups.
+fn want_activities(plan: &SeedPlan, out: &mut Wanted) -> anyhow::Result<()> {
+    let pid = plan_id(&plan.key);
+    for (position, activity) in plan.activities.iter().enumerate() {
+        let id = activity_id(&plan.key, &activity.key);
+        let key = format!("{}/{}", plan.key, activity.key);
+        let gid = goal_id(&plan.key, &activity.goal);
+        let mut deps = vec![
+            dep(Entity::Plan, pid, plan.key.clone()),
+            dep(Entity::Goal, gid, format!("{}/{}", plan.key, activity.goal)),
+        ];
+        for goal in &activity.linked_goals {
+            deps.push(dep(
+                Entity::Goal,
+                goal_id(&plan.key, goal),
+                format!("{}/{goal}", plan.key),
+            ));
+        }
+        for link in &activity.actors {
+            deps.push(dep(
+                Entity::Actor,
+                actor_id(&link.actor),
+                link.actor.clone(),
+            ));
+        }
+        out.activities.push(Want {
+            id,
+            key: key.clone(),
+            row: ActivityWant {
+                row: ActivityRow {
                     id,
                     plan_id: pid,
-                    parent_id: parent.map(|p| goal_id(&plan.key, &p.key)),
-                    code: goal.code.clone(),
-                    kind: goal.kind,
-                    title: goal.title.clone(),
-                    description: goal.description.clone(),
+                    goal_id: gid,
+                    title: activity.title.clone(),
+                    description: activity.description.clone(),
+                    start_year: activity.start_year,
+                    start_term: activity.start_term,
+                    end_year: activity.end_year,
+                    recurrence: activity.recurrence,
+                    tags: activity.tags.clone(),
                     position: i32::try_from(position)?,
-                    realises_goal_id: realised,
                 },
-                deps,
-            });
-            stack.extend(
-                goal.children
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .map(|(i, c)| (Some(goal), c, i)),
-            );
-        }
-    }
-    for plan in &data.plans {
-        let pid = plan_id(&plan.key);
-        for (position, activity) in plan.activities.iter().enumerate() {
-            let id = activity_id(&plan.key, &activity.key);
-            let key = format!("{}/{}", plan.key, activity.key);
-            let gid = goal_id(&plan.key, &activity.goal);
-            let mut deps = vec![
-                dep(Entity::Plan, pid, plan.key.clone()),
-                dep(Entity::Goal, gid, format!("{}/{}", plan.key, activity.goal)),
-            ];
-            for goal in &activity.linked_goals {
-                deps.push(dep(
-                    Entity::Goal,
-                    goal_id(&plan.key, goal),
-                    format!("{}/{goal}", plan.key),
-                ));
-            }
-            for link in &activity.actors {
-                deps.push(dep(
-                    Entity::Actor,
-                    actor_id(&link.actor),
-                    link.actor.clone(),
-                ));
-            }
-            out.activities.push(Want {
-                id,
-                key: key.clone(),
-                row: ActivityWant {
-                    row: ActivityRow {
-                        id,
-                        plan_id: pid,
-                        goal_id: gid,
-                        title: activity.title.clone(),
-                        description: activity.description.clone(),
-                        start_year: activity.start_year,
-                        start_term: activity.start_term,
-                        end_year: activity.end_year,
-                        recurrence: activity.recurrence,
-                        tags: activity.tags.clone(),
-                        position: i32::try_from(position)?,
-                    },
-                    links: Links {
-                        actors: activity
-                            .actors
-                            .iter()
-                            .map(|l| (actor_id(&l.actor), l.role))
-                            .collect(),
-                        goals: activity
-                            .linked_goals
-                            .iter()
-                            .map(|g| goal_id(&plan.key, g))
-                            .collect(),
-                    },
+                links: Links {
+                    actors: activity
+                        .actors
+                        .iter()
+                        .map(|l| (actor_id(&l.actor), l.role))
+                        .collect(),
+                    goals: activity
+                        .linked_goals
+                        .iter()
+                        .map(|g| goal_id(&plan.key, g))
+                        .collect(),
                 },
-                deps,
-            });
-            for follow_up in &activity.follow_ups {
-                let fid = follow_up_id(&plan.key, &activity.key, follow_up.year);
-                out.follow_ups.push(Want {
+            },
+            deps,
+        });
+        for follow_up in &activity.follow_ups {
+            let fid = follow_up_id(&plan.key, &activity.key, follow_up.year);
+            out.follow_ups.push(Want {
+                id: fid,
+                key: format!("{key}/{}", follow_up.year),
+                row: FollowUpRow {
                     id: fid,
-                    key: format!("{key}/{}", follow_up.year),
-                    row: FollowUpRow {
-                        id: fid,
-                        activity_id: id,
-                        year: follow_up.year,
-                        status: follow_up.status,
-                        comment: follow_up.comment.clone(),
-                        reported_by: SEED_REPORTER.to_owned(),
-                    },
-                    deps: vec![dep(Entity::Activity, id, key.clone())],
-                });
-            }
+                    activity_id: id,
+                    year: follow_up.year,
+                    status: follow_up.status,
+                    comment: follow_up.comment.clone(),
+                    reported_by: SEED_REPORTER.to_owned(),
+                },
+                deps: vec![dep(Entity::Activity, id, key.clone())],
+            });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

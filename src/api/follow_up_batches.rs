@@ -663,7 +663,37 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
             )));
         }
     };
-    let mut position: HashMap<&str, usize> = HashMap::new();
+    let position = columns(&header)?;
+
+    let mut candidates = Vec::new();
+    for (i, record) in records.enumerate() {
+        let at = At::Row(i + 2);
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                return Err(ApiError::Validation(vec![
+                    at.error("row", format!("cannot be read: {err}")),
+                ]));
+            }
+        };
+        if record.iter().all(<[u8]>::is_empty) {
+            continue;
+        }
+        if candidates.len() == MAX_ITEMS {
+            return Err(ApiError::field(
+                "body",
+                format!("holds more than {MAX_ITEMS} rows; split the file"),
+            ));
+        }
+        candidates.extend(candidate(at, &record, &header, &position, delimiter));
+    }
+    Ok(candidates)
+}
+
+/// Where each column the import reads stands in the header row; every problem of the header
+/// refuses the file at row 1.
+fn columns(header: &csv::ByteRecord) -> ApiResult<HashMap<&'static str, usize>> {
+    let mut position: HashMap<&'static str, usize> = HashMap::new();
     let mut errors = Vec::new();
     for (i, name) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(name).to_lowercase();
@@ -691,87 +721,77 @@ fn csv_rows(body: &[u8]) -> ApiResult<Vec<Candidate>> {
         return Err(ApiError::Validation(errors));
     }
 
-    let mut candidates = Vec::new();
-    for (i, record) in records.enumerate() {
-        let at = At::Row(i + 2);
-        let record = match record {
-            Ok(record) => record,
-            Err(err) => {
-                return Err(ApiError::Validation(vec![
-                    at.error("row", format!("cannot be read: {err}")),
-                ]));
+    Ok(position)
+}
+
+/// One data row as a candidate follow-up, or nothing for a sheet's row with neither colour nor
+/// note.
+fn candidate(
+    at: At,
+    record: &csv::ByteRecord,
+    header: &csv::ByteRecord,
+    position: &HashMap<&'static str, usize>,
+    delimiter: u8,
+) -> Option<Candidate> {
+    let cell = |column: &str| -> Result<&str, String> {
+        let bytes = position
+            .get(column)
+            .and_then(|&i| record.get(i))
+            .unwrap_or_default();
+        std::str::from_utf8(bytes)
+            .map(super::csv::from_excel_cell)
+            .map_err(|_| "is not UTF-8 text; save the file as \"CSV UTF-8\"".to_owned())
+    };
+    let required = |column: &str| {
+        cell(column).and_then(|value| {
+            if value.is_empty() {
+                Err(REQUIRED.to_owned())
+            } else {
+                Ok(value)
             }
-        };
-        if record.iter().all(<[u8]>::is_empty) {
-            continue;
+        })
+    };
+    let comment = cell("comment").map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
+    let status = cell("status").and_then(|status| {
+        if status.is_empty() {
+            return Ok(None);
         }
-        if candidates.len() == MAX_ITEMS {
-            return Err(ApiError::field(
-                "body",
-                format!("holds more than {MAX_ITEMS} rows; split the file"),
-            ));
-        }
-        let cell = |column: &str| -> Result<&str, String> {
-            let bytes = position
-                .get(column)
-                .and_then(|&i| record.get(i))
-                .unwrap_or_default();
-            std::str::from_utf8(bytes)
-                .map(super::csv::from_excel_cell)
-                .map_err(|_| "is not UTF-8 text; save the file as \"CSV UTF-8\"".to_owned())
-        };
-        let required = |column: &str| {
-            cell(column).and_then(|value| {
-                if value.is_empty() {
-                    Err(REQUIRED.to_owned())
-                } else {
-                    Ok(value)
-                }
+        FollowUpStatus::from_api_or_colour(status)
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status `{}`: use blå, röd, grön, gul or planned, delayed, completed, ongoing",
+                    truncated(status)
+                )
             })
-        };
-        let comment = cell("comment").map(|c| Some(c.to_owned()).filter(|c| !c.is_empty()));
-        let status = cell("status").and_then(|status| {
-            if status.is_empty() {
-                return Ok(None);
-            }
-            FollowUpStatus::from_api_or_colour(status)
-                .map(Some)
-                .ok_or_else(|| {
-                    format!(
-                        "unknown status `{}`: use blå, röd, grön, gul or planned, delayed, completed, ongoing",
-                        truncated(status)
-                    )
-                })
-        });
-        // A sheet's row for an activity not reported on: neither colour nor note.
-        if matches!((&status, &comment), (Ok(None), Ok(None))) {
-            continue;
-        }
-        candidates.push(Candidate {
-            at,
-            activity_id: required("activity_id").and_then(|id| {
-                Uuid::parse_str(id).map_err(|_| format!("`{}` is not a UUID", truncated(id)))
-            }),
-            year: required("year").and_then(|year| {
-                year.parse::<i64>()
-                    .map_err(|_| format!("`{}` is not a year", truncated(year)))
-            }),
-            status,
-            comment,
-            stray: record
-                .iter()
-                .enumerate()
-                .find(|(i, value)| {
-                    !value.is_empty() && header.get(*i).is_none_or(<[u8]>::is_empty)
-                })
-                .map(|(_, value)| {
-                    format!(
-                        "has a value (`{}`) in a column the header does not name; quote a comment that contains `{}`",
-                        truncated(&String::from_utf8_lossy(value)),
-                        char::from(delimiter)
-                    )
-                }),
-        });
+    });
+    // A sheet's row for an activity not reported on: neither colour nor note.
+    if matches!((&status, &comment), (Ok(None), Ok(None))) {
+        return None;
     }
-    Ok(candidates)
+    Some(Candidate {
+        at,
+        activity_id: required("activity_id").and_then(|id| {
+            Uuid::parse_str(id).map_err(|_| format!("`{}` is not a UUID", truncated(id)))
+        }),
+        year: required("year").and_then(|year| {
+            year.parse::<i64>()
+                .map_err(|_| format!("`{}` is not a year", truncated(year)))
+        }),
+        status,
+        comment,
+        stray: record
+            .iter()
+            .enumerate()
+            .find(|(i, value)| {
+                !value.is_empty() && header.get(*i).is_none_or(<[u8]>::is_empty)
+            })
+            .map(|(_, value)| {
+                format!(
+                    "has a value (`{}`) in a column the header does not name; quote a comment that contains `{}`",
+                    truncated(&String::from_utf8_lossy(value)),
+                    char::from(delimiter)
+                )
+            }),
+    })
 }

@@ -202,6 +202,30 @@ async fn grant(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<TokenResponse, Refusal> {
+    let mut params = form(req, payload).await?;
+    let (client_id, secret) = credentials(req, &mut params)?;
+    let client = authenticate(state, client_id, secret).await?;
+    let granted: BTreeSet<Scope> = client.scopes.iter().copied().collect();
+    let scopes = narrowed(granted, params.get("scope"))?;
+    let ttl = state.config.token_ttl;
+    let subject = client_subject(client.id, &client.name);
+    let access_token = state
+        .jwt
+        .issue(&subject, &scopes, client.actor_id, Some(client.id), ttl)
+        .map_err(ApiError::internal)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        scope: scope_string(&scopes),
+    })
+}
+
+/// The form body's parameters, once the media type, the size and the grant type are right.
+async fn form(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<BTreeMap<String, String>, Refusal> {
     let form_encoded = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -222,43 +246,49 @@ async fn grant(
         Ok(Err(_)) => return refuse(TokenErrorCode::InvalidRequest, "the body could not be read"),
         Err(_) => return refuse(TokenErrorCode::InvalidRequest, "the body is too large"),
     };
-    let mut params = parameters(&body)?;
+    let params = parameters(&body)?;
     match params.get("grant_type").map(String::as_str) {
-        None => return refuse(TokenErrorCode::InvalidRequest, "grant_type is required"),
-        Some(GRANT_TYPE) => {}
-        Some(other) => {
-            return refuse(
-                TokenErrorCode::UnsupportedGrantType,
-                format!("grant_type `{other}` is not supported; use client_credentials"),
-            );
-        }
+        None => refuse(TokenErrorCode::InvalidRequest, "grant_type is required"),
+        Some(GRANT_TYPE) => Ok(params),
+        Some(other) => refuse(
+            TokenErrorCode::UnsupportedGrantType,
+            format!("grant_type `{other}` is not supported; use client_credentials"),
+        ),
     }
+}
+
+/// The client's id and secret: HTTP Basic or the form's fields, never both.
+fn credentials(
+    req: &HttpRequest,
+    params: &mut BTreeMap<String, String>,
+) -> Result<(String, String), Refusal> {
     let form_id = params.remove("client_id");
     let form_secret = params.remove("client_secret");
-    let (client_id, secret) = match (basic_credentials(req)?, form_id, form_secret) {
-        (Some(_), _, Some(_)) => {
-            return refuse(
-                TokenErrorCode::InvalidRequest,
-                "send the client credentials either as HTTP Basic or in the body, not both",
-            );
-        }
-        (Some((id, _)), Some(form_id), None) if id != form_id => {
-            return refuse(
-                TokenErrorCode::InvalidRequest,
-                "client_id differs from the Basic credentials",
-            );
-        }
-        (Some(credentials), _, None) => credentials,
-        (None, Some(id), Some(secret)) => (id, secret),
-        (None, _, _) => {
-            return refuse(
-                TokenErrorCode::InvalidClient,
-                "client authentication is required: HTTP Basic, or client_id and client_secret",
-            );
-        }
-    };
-    let id = Uuid::parse_str(&client_id).ok();
-    let found = match id {
+    match (basic_credentials(req)?, form_id, form_secret) {
+        (Some(_), _, Some(_)) => refuse(
+            TokenErrorCode::InvalidRequest,
+            "send the client credentials either as HTTP Basic or in the body, not both",
+        ),
+        (Some((id, _)), Some(form_id), None) if id != form_id => refuse(
+            TokenErrorCode::InvalidRequest,
+            "client_id differs from the Basic credentials",
+        ),
+        (Some(credentials), _, None) => Ok(credentials),
+        (None, Some(id), Some(secret)) => Ok((id, secret)),
+        (None, _, _) => refuse(
+            TokenErrorCode::InvalidClient,
+            "client authentication is required: HTTP Basic, or client_id and client_secret",
+        ),
+    }
+}
+
+/// The client these credentials name, if the secret matches and it is not revoked.
+async fn authenticate(
+    state: &AppState,
+    client_id: String,
+    secret: String,
+) -> Result<crate::db::clients::ClientRow, Refusal> {
+    let found = match Uuid::parse_str(&client_id).ok() {
         Some(id) => {
             let mut conn = state.pool.get().await.map_err(ApiError::from)?;
             crate::db::clients::credentials(&mut conn, id).await?
@@ -272,48 +302,37 @@ async fn grant(
     // argon2 is CPU work: off the async worker. An unknown client is checked against a dummy
     // hash, so it takes as long as a wrong secret.
     let matches = run_hashing(move || verify_client_secret(&secret, hash.as_deref())).await?;
-    let client = match client {
-        Some(client) if matches && client.revoked_at.is_none() => client,
+    match client {
+        Some(client) if matches && client.revoked_at.is_none() => Ok(client),
         _ => {
             tracing::info!(client_id = %client_id.chars().take(64).collect::<String>(), "token request refused: client authentication failed");
-            return refuse(TokenErrorCode::InvalidClient, CLIENT_FAILED);
+            refuse(TokenErrorCode::InvalidClient, CLIENT_FAILED)
         }
+    }
+}
+
+/// The scopes of the token: the client's, or the part of them that `scope` asks for.
+fn narrowed(granted: BTreeSet<Scope>, asked: Option<&String>) -> Result<BTreeSet<Scope>, Refusal> {
+    let Some(raw) = asked else {
+        return Ok(granted);
     };
-    let granted: BTreeSet<Scope> = client.scopes.iter().copied().collect();
-    let scopes = match params.get("scope") {
-        None => granted,
-        Some(raw) => {
-            let Ok(requested) = parse_scopes(raw) else {
-                return refuse(
-                    TokenErrorCode::InvalidScope,
-                    format!("unknown scope in `{raw}`"),
-                );
-            };
-            let admin = granted.contains(&Scope::Admin);
-            if let Some(missing) = requested.iter().find(|s| !admin && !granted.contains(s)) {
-                return refuse(
-                    TokenErrorCode::InvalidScope,
-                    format!("the client is not granted the `{missing}` scope"),
-                );
-            }
-            if requested.is_empty() {
-                granted
-            } else {
-                requested
-            }
-        }
+    let Ok(requested) = parse_scopes(raw) else {
+        return refuse(
+            TokenErrorCode::InvalidScope,
+            format!("unknown scope in `{raw}`"),
+        );
     };
-    let ttl = state.config.token_ttl;
-    let subject = client_subject(client.id, &client.name);
-    let access_token = state
-        .jwt
-        .issue(&subject, &scopes, client.actor_id, Some(client.id), ttl)
-        .map_err(ApiError::internal)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl.as_secs(),
-        scope: scope_string(&scopes),
+    let admin = granted.contains(&Scope::Admin);
+    if let Some(missing) = requested.iter().find(|s| !admin && !granted.contains(s)) {
+        return refuse(
+            TokenErrorCode::InvalidScope,
+            format!("the client is not granted the `{missing}` scope"),
+        );
+    }
+    Ok(if requested.is_empty() {
+        granted
+    } else {
+        requested
     })
 }
 
