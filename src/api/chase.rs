@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::db::chase::{self as db, ChaseItemRow};
 use crate::domain::{ReviewState, Scope};
-use crate::error::{ApiError, ApiResult, Checks, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -129,22 +129,11 @@ pub async fn follow_up_chase(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ChaseQuery>,
+    query: crate::api::query::Query<ChaseQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
-    let mut c = Checks::default();
-    if query.plan_id.is_none() {
-        c.push("plan_id", "is required");
-    }
-    if query.year.is_none() {
-        c.push("year", "is required");
-    }
-    c.year("year", query.year);
-    c.finish()?;
-    let (Some(plan_id), Some(year)) = (query.plan_id, query.year) else {
-        return Err(ApiError::internal("checked parameters missing"));
-    };
+    let (plan_id, year) = super::reports::plan_and_year(query.plan_id, query.year)?;
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),

@@ -400,6 +400,20 @@ pub struct NetworkQuery {
     pub excel: Option<bool>,
 }
 
+/// The plan and year a yearly report is of: both required, the year in range; every problem named
+/// at once.
+pub(super) fn plan_and_year(plan_id: Option<Uuid>, year: Option<i32>) -> ApiResult<(Uuid, i32)> {
+    let mut c = Checks::default();
+    let plan_id = required(&mut c, "plan_id", plan_id);
+    let year = required(&mut c, "year", year);
+    c.year("year", year);
+    c.finish()?;
+    match (plan_id, year) {
+        (Some(plan_id), Some(year)) => Ok((plan_id, year)),
+        _ => Err(ApiError::internal("checked parameters missing")),
+    }
+}
+
 fn required<T>(c: &mut Checks, field: &str, value: Option<T>) -> Option<T> {
     if value.is_none() {
         c.push(field, "is required");
@@ -444,14 +458,7 @@ pub async fn follow_up_summary(
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
-    let mut c = Checks::default();
-    let plan_id = required(&mut c, "plan_id", query.plan_id);
-    let year = required(&mut c, "year", query.year);
-    c.year("year", year);
-    c.finish()?;
-    let (Some(plan_id), Some(year)) = (plan_id, year) else {
-        return Err(ApiError::internal("checked parameters missing"));
-    };
+    let (plan_id, year) = plan_and_year(query.plan_id, query.year)?;
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
@@ -744,14 +751,7 @@ pub async fn missing_follow_ups(
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
-    let mut c = Checks::default();
-    let plan_id = required(&mut c, "plan_id", query.plan_id);
-    let year = required(&mut c, "year", query.year);
-    c.year("year", year);
-    c.finish()?;
-    let (Some(plan_id), Some(year)) = (plan_id, year) else {
-        return Err(ApiError::internal("checked parameters missing"));
-    };
+    let (plan_id, year) = plan_and_year(query.plan_id, query.year)?;
     let representation = Representation::negotiate(&req, query.format, query.excel)?;
     let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),

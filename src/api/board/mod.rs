@@ -24,7 +24,7 @@ use crate::db::activities::{ActorLink, actor_links, linked_goals};
 use crate::db::board::{self as db, BoardActivityRow, BoardGoalRow};
 use crate::db::plans::PlanRow;
 use crate::domain::{FollowUpStatus, GoalKind, Recurrence, Role, Scope, StartTerm};
-use crate::error::{ApiError, ApiResult, Checks, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -402,22 +402,11 @@ pub async fn board_document(
     auth: Auth,
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<BoardQuery>,
+    query: crate::api::query::Query<BoardQuery>,
 ) -> ApiResult<HttpResponse> {
     auth.require(Scope::Read)?;
     let query = query.into_inner();
-    let mut c = Checks::default();
-    if query.plan_id.is_none() {
-        c.push("plan_id", "is required");
-    }
-    if query.year.is_none() {
-        c.push("year", "is required");
-    }
-    c.year("year", query.year);
-    c.finish()?;
-    let (Some(plan_id), Some(year)) = (query.plan_id, query.year) else {
-        return Err(ApiError::internal("checked parameters missing"));
-    };
+    let (plan_id, year) = super::reports::plan_and_year(query.plan_id, query.year)?;
     let format = negotiate(&req, query.format);
     let key = match lookup(&state, &req, &auth).await? {
         Lookup::Answered(response) => return Ok(response),
